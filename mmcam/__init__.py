@@ -1,0 +1,12 @@
+"""mmcam: class activation maps for OpenMMLab classification models.
+
+Importing mmcam applies the fixes in :mod:`mmcam.compat` and registers
+``CAMHook`` and ``CAMVisualizer`` into mmengine's registries, so
+``custom_imports = dict(imports=['mmcam'])`` is all a config needs.
+"""
+from . import compat
+from .version import __version__
+
+compat.apply_all()
+
+__all__ = ['__version__']

@@ -1,0 +1,489 @@
+"""The CAM engine: the one place heatmaps are computed.
+
+``tools/vis_cam.py``, :class:`~mmcam.apis.CAMInferencer` and
+:class:`~mmcam.engine.hooks.CAMHook` all call :class:`CAMEngine`.
+
+Why not just call pytorch-grad-cam? Three reasons, all kept out of the
+numbers (gradient methods give grad-cam's heatmaps on the same input,
+layer and class):
+
+- Correctness: grad-cam keeps a *reference* to the target layer's output on
+  the CPU (a copy on the GPU). A ResNet block's last norm is followed by
+  ``out += identity`` and an in-place ReLU, so CPU heatmaps were computed
+  from the block's final output instead. The engine hands the network a
+  copy and keeps the original, on every device.
+- Speed: a heatmap needs only d(score)/d(target activation). The engine
+  freezes parameters and makes the first target activation a leaf, so the
+  backward pass neither computes parameter gradients nor goes below the
+  target layer; several categories share one forward pass.
+- Runner loops: validation and test loops run under ``torch.no_grad()``
+  and maybe autocast, with models that may be wrapped, frozen or in train
+  mode. The engine enables gradients, computes in fp32, and restores every
+  module's mode and every parameter's ``requires_grad`` afterwards.
+"""
+import contextlib
+from dataclasses import dataclass, replace
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel, is_model_wrapper
+from pytorch_grad_cam.activations_and_gradients import ActivationsAndGradients
+from pytorch_grad_cam.utils.image import scale_cam_image
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+from .errors import CAMError
+from .feature_maps import (default_num_extra_tokens, first_tensor,
+                           to_feature_map)
+from .methods import CAMMethod, get_method
+from .settings import CAMSettings
+from .target_layers import (LayerRecord, default_target_layers,
+                            record_layer_outputs, resolve_target_layers)
+from .targets import resolve_categories
+
+_UNSET = object()
+
+
+@dataclass
+class CAMResult:
+    """Heatmaps of a batch and the predictions they explain.
+
+    Args:
+        heatmaps (np.ndarray): ``(B, K, H, W)`` float32 in [0, 1], at the
+            network input's resolution; one map per explained category.
+        categories (np.ndarray): ``(B, K)`` class id of each map.
+        scores (np.ndarray): ``(B, K)`` predicted probability of each
+            explained class.
+        pred_scores (np.ndarray): ``(B, num_classes)`` probabilities.
+        target_layers (list[str]): The layers the maps were computed at.
+        method (str): The CAM method.
+    """
+    heatmaps: np.ndarray
+    categories: np.ndarray
+    scores: np.ndarray
+    pred_scores: np.ndarray
+    target_layers: List[str]
+    method: str
+
+
+class ClassifierLogits(nn.Module):
+    """A classifier seen as ``tensor -> logits``, the interface grad-cam
+    expects. mmengine models are called with ``mode='tensor'``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.model, BaseModel):
+            return first_tensor(self.model(inputs, mode='tensor'))
+        return first_tensor(self.model(inputs))
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        # grad-cam calls model.zero_grad(). Parameters are frozen while a
+        # CAM runs, and any gradients they hold belong to the training
+        # loop, so leave them alone.
+        return None
+
+
+class _CopyingActivationsAndGradients(ActivationsAndGradients):
+    """grad-cam's activation recorder, but the network continues on a copy
+    of the target layer's output, so in-place operations after the layer
+    cannot change the recorded activation (on any device)."""
+
+    def save_activation(self, module, input, output):
+        super().save_activation(module, input, output)
+        return _replace_first_tensor(output, first_tensor(output).clone())
+
+
+def _replace_first_tensor(output, tensor: torch.Tensor):
+    if isinstance(output, torch.Tensor):
+        return tensor
+    items = list(output)
+    for i, item in enumerate(items):
+        if isinstance(item, torch.Tensor):
+            items[i] = tensor
+            break
+    return type(output)(items)
+
+
+@contextlib.contextmanager
+def cam_mode(model: nn.Module, device: torch.device) -> Iterator[None]:
+    """Eval mode, frozen parameters, gradients on, autocast off; restores
+    every module's mode and every parameter's ``requires_grad`` on exit."""
+    modes = [(m, m.training) for m in model.modules()]
+    grads = [(p, p.requires_grad) for p in model.parameters()]
+    model.eval()
+    for param, _ in grads:
+        param.requires_grad_(False)
+    try:
+        with torch.enable_grad(), torch.autocast(
+                device_type=device.type, enabled=False):
+            yield
+    finally:
+        for module, training in modes:
+            module.training = training
+        for param, requires_grad in grads:
+            param.requires_grad_(requires_grad)
+
+
+@contextlib.contextmanager
+def _quiet_grad_cam() -> Iterator[None]:
+    """grad-cam's ScoreCAM and AblationCAM draw a tqdm bar per image; the
+    tools draw one bar for the whole run instead."""
+    import pytorch_grad_cam.ablation_cam as ablation_cam
+    import pytorch_grad_cam.score_cam as score_cam
+
+    class _NoBar:
+
+        @staticmethod
+        def tqdm(iterable, *args, **kwargs):
+            return iterable
+
+    saved = [(m, m.tqdm) for m in (score_cam, ablation_cam)
+             if hasattr(m, 'tqdm')]
+    for module, _ in saved:
+        module.tqdm = _NoBar
+    try:
+        yield
+    finally:
+        for module, bar in saved:
+            module.tqdm = bar
+
+
+class CAMEngine:
+    """Computes class activation maps for a classifier.
+
+    Args:
+        model (nn.Module): An mmpretrain classifier (``ImageClassifier``),
+            possibly wrapped (DDP), or any ``nn.Module`` mapping images to
+            logits.
+        settings (CAMSettings, optional): How to compute. Built from
+            ``kwargs`` when not given.
+        **kwargs: :class:`CAMSettings` fields, overriding ``settings``.
+
+    Example:
+        >>> engine = CAMEngine(model, method='GradCAM++', topk=2)
+        >>> result = engine(inputs)  # normalized (B, 3, H, W)
+        >>> result.heatmaps.shape
+        (B, 2, H, W)
+    """
+
+    def __init__(self,
+                 model: nn.Module,
+                 settings: Optional[CAMSettings] = None,
+                 **kwargs) -> None:
+        if settings is None:
+            settings = CAMSettings.from_kwargs(**kwargs)
+        elif kwargs:
+            CAMSettings.from_kwargs(**kwargs)  # names unknown keys
+            settings = replace(settings, **kwargs)
+        self.model = model.module if is_model_wrapper(model) else model
+        self.settings = settings
+        self.method: CAMMethod = get_method(settings.method)
+        backbone = getattr(self.model, 'backbone', None)
+        self.num_extra_tokens = (
+            settings.num_extra_tokens if settings.num_extra_tokens
+            is not None else default_num_extra_tokens(backbone))
+        self._logits = ClassifierLogits(self.model)
+        self._layers: Optional[List[Tuple[str, nn.Module]]] = None
+        if settings.target_layers:
+            # Resolve now: a wrong name is reported before any work starts.
+            self._layers = resolve_target_layers(self.model,
+                                                 settings.target_layers)
+        self._method_object = None
+
+    # ------------------------------------------------------------------
+    # Layers
+    # ------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        param = next(self.model.parameters(), None)
+        return param.device if param is not None else torch.device('cpu')
+
+    def record_layers(self,
+                      input_shape: Sequence[int] = (1, 3, 224, 224)
+                      ) -> List[LayerRecord]:
+        """Every layer's output shape for one input of ``input_shape``."""
+        dummy = torch.zeros((1, *input_shape[-3:]), device=self.device)
+        with cam_mode(self.model, self.device):
+            return record_layer_outputs(self._logits, self.model, dummy)
+
+    def target_layers(
+            self,
+            input_shape: Sequence[int] = (1, 3, 224, 224)
+    ) -> List[Tuple[str, nn.Module]]:
+        """``(name, module)`` of the target layers; defaults are chosen by a
+        dry run at ``input_shape`` the first time."""
+        if self._layers is None:
+            backbone = getattr(self.model, 'backbone', None)
+            names = default_target_layers(
+                self.record_layers(input_shape),
+                self.num_extra_tokens,
+                vit_like=self.settings.vit_like,
+                cls_token_output=getattr(backbone, 'out_type',
+                                         None) == 'cls_token')
+            self._layers = resolve_target_layers(self.model, names)
+        return self._layers
+
+    @property
+    def target_layer_names(self) -> List[str]:
+        return [name for name, _ in self.target_layers()]
+
+    # ------------------------------------------------------------------
+    # Predictions
+    # ------------------------------------------------------------------
+    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Logits of a normalized batch, without gradients."""
+        inputs = inputs.to(self.device, torch.float32)
+        with cam_mode(self.model, self.device), torch.no_grad():
+            return self._logits(inputs)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        head = getattr(self.model, 'head', None)
+        if head is not None and 'MultiLabel' in type(head).__name__:
+            return logits.float().sigmoid()
+        return logits.float().softmax(dim=-1)
+
+    # ------------------------------------------------------------------
+    # Heatmaps
+    # ------------------------------------------------------------------
+    def __call__(self,
+                 inputs: torch.Tensor,
+                 target_category=_UNSET,
+                 topk=_UNSET,
+                 gt_labels: Optional[Sequence[int]] = None) -> CAMResult:
+        """Heatmaps for a normalized batch ``(B, 3, H, W)``.
+
+        Args:
+            inputs (Tensor): The batch, as the data preprocessor outputs it.
+            target_category: Overrides ``settings.target_category``.
+            topk: Overrides ``settings.topk``.
+            gt_labels (Sequence[int], optional): Labels for ``'gt'``.
+        """
+        if target_category is _UNSET:
+            target_category = self.settings.target_category
+        else:
+            target_category = CAMSettings(
+                target_category=target_category).target_category
+        if topk is _UNSET:
+            topk = self.settings.topk
+
+        inputs = inputs.to(self.device, torch.float32)
+        layers = self.target_layers(inputs.shape)
+
+        def choose(logits):
+            return resolve_categories(logits, target_category, topk,
+                                      gt_labels)
+
+        with cam_mode(self.model, self.device):
+            if self.settings.aug_smooth:
+                logits, categories, heatmaps = self._augmented(
+                    inputs, layers, choose)
+            else:
+                logits, categories, heatmaps = self._compute(
+                    inputs, layers, choose)
+
+        probs = self.probabilities(logits.detach()).cpu()
+        return CAMResult(
+            heatmaps=heatmaps.astype(np.float32),
+            categories=categories.numpy(),
+            scores=probs.gather(1, categories).numpy(),
+            pred_scores=probs.numpy(),
+            target_layers=[name for name, _ in layers],
+            method=self.method.name)
+
+    def _compute(self, inputs, layers, choose):
+        if self.method.family == 'perturbation':
+            with torch.no_grad():
+                logits = self._logits(inputs)
+            categories = choose(logits)
+            return logits, categories, self._grad_cam_forward(
+                inputs, layers, categories)
+        return self._hooked_forward(inputs, layers, choose)
+
+    def _augmented(self, inputs, layers, choose):
+        """Test-time augmentation as grad-cam's ``aug_smooth``, but every
+        augmented view explains the classes chosen on the original view."""
+        with torch.no_grad():
+            logits = self._logits(inputs)
+        categories = choose(logits)
+        maps = []
+        for transform in self._grad_cam_object(layers).tta_transforms:
+            augmented = transform.augment_image(inputs)
+            _, _, heatmaps = self._compute(augmented, layers,
+                                           lambda _: categories)
+            b, k, h, w = heatmaps.shape
+            restored = transform.deaugment_mask(
+                torch.from_numpy(heatmaps.reshape(b * k, 1, h, w)))
+            maps.append(restored.numpy().reshape(b, k, h, w))
+        return logits, categories, np.mean(np.float32(maps), axis=0)
+
+    def _hooked_forward(self, inputs, layers, choose):
+        """One forward pass with hooks on the target layers, then one
+        backward per explained class that stops at the target layers."""
+        uses_gradients = self.method.family == 'gradient'
+        saved: List[Optional[torch.Tensor]] = [None] * len(layers)
+
+        def hook_for(index):
+
+            def hook(module, args, output):
+                tensor = first_tensor(output)
+                if not uses_gradients:
+                    saved[index] = tensor.detach().clone()
+                    return None
+                if tensor.requires_grad:
+                    # A later target layer: keep it in the graph.
+                    saved[index] = tensor
+                else:
+                    # The first target layer: a leaf, so backward ends here.
+                    saved[index] = tensor.detach().requires_grad_(True)
+                # The network continues on a copy, so in-place operations
+                # downstream cannot alter the saved activation.
+                return _replace_first_tensor(output, saved[index].clone())
+
+            return hook
+
+        handles = [
+            module.register_forward_hook(hook_for(i))
+            for i, (_, module) in enumerate(layers)
+        ]
+        try:
+            with torch.set_grad_enabled(uses_gradients):
+                logits = self._logits(inputs)
+        finally:
+            for handle in handles:
+                handle.remove()
+        for (name, _), tensor in zip(layers, saved):
+            if tensor is None:
+                raise CAMError(f'target layer {name!r} did not run in the '
+                               "model's forward pass; choose another layer")
+        categories = choose(logits.detach())
+
+        hw = inputs.shape[-2:]
+        activations = [
+            self._as_numpy(to_feature_map(t, m, hw, self.num_extra_tokens, n))
+            for (n, m), t in zip(layers, saved)
+        ]
+        num_k = categories.shape[1]
+        heatmaps = np.zeros((inputs.shape[0], num_k, *hw), np.float32)
+        if not uses_gradients:
+            # Activation-only methods do not depend on the class.
+            heatmap = self._aggregate(inputs, layers, categories[:, 0],
+                                      activations, None)
+            heatmaps[:] = heatmap[:, None]
+            return logits, categories, heatmaps
+
+        scores = logits.gather(1, categories.to(logits.device))
+        if not scores.requires_grad:
+            raise CAMError('the model output does not depend on target '
+                           f'layers {[n for n, _ in layers]}')
+        for k in range(num_k):
+            grads = torch.autograd.grad(
+                scores[:, k].sum(),
+                saved,
+                retain_graph=k < num_k - 1,
+                allow_unused=True)
+            grads_np = [
+                self._as_numpy(
+                    to_feature_map(
+                        torch.zeros_like(t) if g is None else g, m, hw,
+                        self.num_extra_tokens, n))
+                for (n, m), t, g in zip(layers, saved, grads)
+            ]
+            heatmaps[:, k] = self._aggregate(inputs, layers, categories[:, k],
+                                             activations, grads_np)
+        return logits, categories, heatmaps
+
+    @staticmethod
+    def _as_numpy(tensor: torch.Tensor) -> np.ndarray:
+        return tensor.detach().float().cpu().numpy()
+
+    def _aggregate(self, inputs, layers, categories, activations, grads):
+        """grad-cam's per-layer CAM, ReLU, rescale and layer averaging, on
+        activations and gradients the engine recorded."""
+        method = self._grad_cam_object(layers)
+        targets = [ClassifierOutputTarget(int(c)) for c in categories]
+        size = (inputs.shape[-1], inputs.shape[-2])
+        per_layer = []
+        for i, (_, module) in enumerate(layers):
+            cam = method.get_cam_image(inputs, module, targets,
+                                       activations[i],
+                                       None if grads is None else grads[i],
+                                       self.settings.eigen_smooth)
+            cam = np.maximum(cam, 0)
+            per_layer.append(scale_cam_image(cam, size)[:, None, :])
+        return method.aggregate_multi_layers(per_layer)
+
+    def _grad_cam_object(self, layers):
+        """grad-cam's method object, used for its per-layer formulas; its
+        own hooks are removed at once."""
+        if self._method_object is None:
+            self._method_object = self._build_grad_cam(layers)
+            self._method_object.activations_and_grads.release()
+        return self._method_object
+
+    def _build_grad_cam(self, layers):
+        modules = [m for _, m in layers] if self.method.uses_target_layers \
+            else []
+        kwargs = {}
+        if self.method.name == 'AblationCAM':
+            from pytorch_grad_cam.ablation_layer import (AblationLayer,
+                                                         AblationLayerVit)
+            kwargs['batch_size'] = self.settings.batch_size
+            kwargs['ablation_layer'] = (
+                AblationLayerVit() if self._token_layers(layers) else
+                AblationLayer())
+        # BaseCAM.__init__ switches the model to eval mode; callers are
+        # inside cam_mode, which restores the modes afterwards.
+        method = self.method.cam_class(
+            self._logits,
+            modules,
+            reshape_transform=self._reshape_transform(layers),
+            **kwargs)
+        method.batch_size = self.settings.batch_size  # read by ScoreCAM
+        return method
+
+    def _token_layers(self, layers) -> bool:
+        records = self.record_layers()
+        names = {name for name, _ in layers}
+        return any(
+            len(r.output_shape) == 3 for r in records if r.name in names)
+
+    def _reshape_transform(self, layers) -> Callable:
+        input_hw = [None]
+
+        def reshape(tensor):
+            return to_feature_map(tensor, nn.Identity(), input_hw[0],
+                                  self.num_extra_tokens)
+
+        reshape.input_hw = input_hw
+        return reshape
+
+    def _grad_cam_forward(self, inputs, layers, categories):
+        """Methods that drive the model themselves run grad-cam's own
+        ``forward``, with the in-place fix and frozen parameters."""
+        method = self._build_grad_cam(layers)
+        method.activations_and_grads.release()
+        modules = [m for _, m in layers] if self.method.uses_target_layers \
+            else method.target_layers
+        method.activations_and_grads = _CopyingActivationsAndGradients(
+            method.model, modules, method.reshape_transform, method.detach)
+        method.reshape_transform.input_hw[0] = inputs.shape[-2:]
+        try:
+            maps = []
+            with _quiet_grad_cam():
+                for k in range(categories.shape[1]):
+                    targets = [
+                        ClassifierOutputTarget(int(c))
+                        for c in categories[:, k]
+                    ]
+                    maps.append(
+                        method(
+                            inputs.clone(),
+                            targets,
+                            eigen_smooth=self.settings.eigen_smooth))
+        finally:
+            method.activations_and_grads.release()
+        return np.stack(maps, axis=1)

@@ -1,0 +1,126 @@
+"""CAM settings: parsed, validated and defaulted in one place.
+
+The tool's flags, the inferencer's keyword arguments and the hook's config
+keys all become a :class:`CAMSettings`, so a bad value gets the same
+one-line error whichever way it came in.
+"""
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional, Sequence, Union
+
+from .errors import CAMError
+from .methods import get_method
+
+TargetCategory = Union[None, str, int, Sequence[int]]
+
+
+def _as_name_list(value, what: str) -> List[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise CAMError(f'{what} must be a name or a list of names, got '
+                       f'{value!r}')
+    return [str(v) for v in value]
+
+
+def parse_target_category(value: TargetCategory) -> Union[None, str,
+                                                          List[int]]:
+    """``None`` (predicted class), ``'gt'`` (ground truth, in Runner loops)
+    or a list of class ids."""
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return None
+    if isinstance(value, str):
+        if value.lower() in ('gt', 'ground_truth', 'label'):
+            return 'gt'
+        if value.lower() in ('pred', 'predicted', 'none'):
+            return None
+        value = [v for v in value.replace(',', ' ').split()]
+    if isinstance(value, int):
+        value = [value]
+    categories = []
+    for item in value:
+        try:
+            category = int(item)
+        except (TypeError, ValueError):
+            raise CAMError(f'target category {item!r} is not a class id; '
+                           "use integers, 'gt' or None") from None
+        if category < 0:
+            raise CAMError(f'target category {category} is negative')
+        categories.append(category)
+    return categories
+
+
+@dataclass
+class CAMSettings:
+    """Everything that decides how a heatmap is computed.
+
+    Args:
+        method (str): CAM method, case-insensitive, e.g. ``'GradCAM'``,
+            ``'GradCAM++'``, ``'ScoreCAM'``. Defaults to ``'GradCAM'``.
+        target_layers (list[str], optional): Dotted layer names such as
+            ``'backbone.layer4.2'``. Defaults to the architecture's default
+            layer.
+        target_category (None | str | list[int]): ``None`` for the
+            predicted class, ``'gt'`` for the ground-truth label (Runner
+            loops only), or class ids (one heatmap each).
+        topk (int, optional): Heatmaps for the ``topk`` predicted classes.
+            Cannot be combined with explicit ``target_category`` ids.
+        eigen_smooth (bool): Keep the first principal component of
+            ``weights * activations``. Defaults to False.
+        aug_smooth (bool): Average over test-time augmentation (flip and
+            brightness). Defaults to False.
+        vit_like (bool): Treat the model as ViT-like when choosing the
+            default layer. Token outputs are detected anyway.
+            Defaults to False.
+        num_extra_tokens (int, optional): Tokens before the patch tokens.
+            Defaults to the backbone's own ``num_extra_tokens``.
+        batch_size (int): Batch size of the extra forward passes of
+            ScoreCAM and AblationCAM. Defaults to 32.
+    """
+    method: str = 'GradCAM'
+    target_layers: List[str] = field(default_factory=list)
+    target_category: TargetCategory = None
+    topk: Optional[int] = None
+    eigen_smooth: bool = False
+    aug_smooth: bool = False
+    vit_like: bool = False
+    num_extra_tokens: Optional[int] = None
+    batch_size: int = 32
+
+    def __post_init__(self):
+        self.method = get_method(self.method).name
+        self.target_layers = _as_name_list(self.target_layers,
+                                           'target_layers')
+        self.target_category = parse_target_category(self.target_category)
+        if self.topk is not None:
+            if not isinstance(self.topk, int) or self.topk < 1:
+                raise CAMError(f'topk must be a positive integer, got '
+                               f'{self.topk!r}')
+            if isinstance(self.target_category, list):
+                raise CAMError('use either topk or target categories, '
+                               'not both')
+        if self.num_extra_tokens is not None and (
+                not isinstance(self.num_extra_tokens, int)
+                or self.num_extra_tokens < 0):
+            raise CAMError('num_extra_tokens must be a non-negative '
+                           f'integer, got {self.num_extra_tokens!r}')
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise CAMError(f'batch_size must be a positive integer, got '
+                           f'{self.batch_size!r}')
+        self.eigen_smooth = bool(self.eigen_smooth)
+        self.aug_smooth = bool(self.aug_smooth)
+        self.vit_like = bool(self.vit_like)
+
+    @classmethod
+    def from_kwargs(cls, **kwargs) -> 'CAMSettings':
+        """Build from keyword arguments, naming unknown ones in the error."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise CAMError(f'unknown CAM setting(s) {", ".join(unknown)}; '
+                           f'known: {", ".join(sorted(known))}')
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

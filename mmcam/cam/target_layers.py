@@ -1,0 +1,214 @@
+"""Find target layers: by dotted name, or by default for an architecture.
+
+Defaults follow MMPretrain's vis_cam.py where it works and fix it where it
+does not. A dry forward pass records every layer's output so the choice
+rests on what layers really output, not on their types alone:
+
+- CNNs: the last normalization layer at the backbone's final resolution
+  (ResNet: ``backbone.layer4.2.bn3``). Where no norm there gives a
+  channel-first map (ConvNeXt normalizes after pooling, and its blocks'
+  norms are channel-last), the last module that does (``backbone.stages.3``).
+- ViT-like backbones with class/distillation tokens: the norm before the
+  last attention block (``backbone.layers.11.ln1``); after that block the
+  patch tokens no longer reach the class token.
+- Swin and other token backbones without extra tokens: the last norm
+  (``backbone.norm3``).
+"""
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.utils.dl_utils import is_norm
+
+from .errors import CAMError
+from .feature_maps import first_tensor, is_channel_last
+
+
+@dataclass
+class LayerRecord:
+    """What one module did in a dry forward pass.
+
+    Args:
+        name (str): Dotted name, as accepted by ``target_layers``.
+        module (nn.Module): The module.
+        output_shape (tuple): Shape of its (first tensor) output.
+        start (int): Order in which the module started running.
+        end (int): Order in which it finished.
+    """
+    name: str
+    module: nn.Module
+    output_shape: Tuple[int, ...]
+    start: int
+    end: int
+
+    @property
+    def type_name(self) -> str:
+        return type(self.module).__name__
+
+    def spatial_size(self, num_extra_tokens: int) -> int:
+        """Positions in the output map; 0 if it is not a usable map."""
+        shape = self.output_shape
+        if len(shape) == 4:
+            if is_channel_last(torch.empty(shape, device='meta'),
+                               self.module):
+                return 0
+            return shape[2] * shape[3] if shape[2] * shape[3] > 1 else 0
+        if len(shape) == 3:
+            tokens = shape[1] - num_extra_tokens
+            return tokens if tokens > 1 else 0
+        return 0
+
+
+def get_layer(model: nn.Module, name: str) -> nn.Module:
+    """The module called ``name`` (dotted) in ``model``.
+
+    Raises:
+        CAMError: if there is none; the message names the closest names.
+    """
+    modules = dict(model.named_modules())
+    name = str(name).strip()
+    if name in modules and name != '':
+        return modules[name]
+    module = _index_style_lookup(model, name)
+    if module is not None:
+        return module
+    candidates = [n for n in modules if n]
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    if not close:
+        parent = name.rsplit('.', 1)[0]
+        close = [n for n in candidates if n.startswith(parent + '.')][:3]
+    hint = (f'; closest: {", ".join(close)}'
+            if close else '; --preview-model lists the valid names')
+    raise CAMError(f'unknown target layer {name!r}{hint}')
+
+
+def _index_style_lookup(model: nn.Module, name: str) -> Optional[nn.Module]:
+    """Resolve names written with indexing, e.g. ``backbone.layers[-1].ln1``
+    as in MMPretrain's docs, or ``backbone.layers.-1.ln1``."""
+    parts = re.findall(r'[^.\[\]]+', name)
+    module = model
+    for part in parts:
+        try:
+            if re.fullmatch(r'-?\d+', part) and isinstance(
+                    module, (nn.Sequential, nn.ModuleList)):
+                module = module[int(part)]
+            else:
+                module = getattr(module, part)
+        except (AttributeError, IndexError, TypeError):
+            return None
+    return module if isinstance(module, nn.Module) and parts else None
+
+
+def module_name(model: nn.Module, module: nn.Module) -> str:
+    """The dotted name of ``module`` inside ``model``."""
+    for name, candidate in model.named_modules():
+        if candidate is module:
+            return name
+    return type(module).__name__
+
+
+def resolve_target_layers(model: nn.Module,
+                          names: Sequence[str]) -> List[Tuple[str, nn.Module]]:
+    """``(name, module)`` for each dotted name, in the order given."""
+    return [(str(name), get_layer(model, name)) for name in names]
+
+
+@torch.no_grad()
+def record_layer_outputs(forward: Callable[[torch.Tensor], object],
+                         model: nn.Module,
+                         inputs: torch.Tensor) -> List[LayerRecord]:
+    """Run ``forward(inputs)`` once and record every module's output shape,
+    in the order modules finish."""
+    records: List[LayerRecord] = []
+    starts = {}
+    counter = [0]
+    handles = []
+
+    def on_start(name):
+
+        def hook(module, args):
+            starts[name] = counter[0]
+            counter[0] += 1
+
+        return hook
+
+    def on_end(name):
+
+        def hook(module, args, output):
+            try:
+                shape = tuple(first_tensor(output).shape)
+            except CAMError:
+                shape = ()
+            records.append(
+                LayerRecord(name, module, shape, starts.get(name, 0),
+                            counter[0]))
+            counter[0] += 1
+
+        return hook
+
+    for name, module in model.named_modules():
+        if name:
+            handles.append(module.register_forward_pre_hook(on_start(name)))
+            handles.append(module.register_forward_hook(on_end(name)))
+    try:
+        forward(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return records
+
+
+def default_target_layers(records: List[LayerRecord],
+                          num_extra_tokens: int,
+                          vit_like: bool = False,
+                          cls_token_output: bool = False) -> List[str]:
+    """The default target layer's name, chosen from a dry run's records.
+
+    Args:
+        records (list[LayerRecord]): From :func:`record_layer_outputs`.
+        num_extra_tokens (int): Class/distillation tokens of the backbone.
+        vit_like (bool): Force the ViT rule (norm before last attention).
+        cls_token_output (bool): The backbone outputs its class token.
+    """
+    in_backbone = [r for r in records if r.name.startswith('backbone.')]
+    records = in_backbone or records
+    usable = [r for r in records if r.spatial_size(num_extra_tokens) > 0]
+    if not usable:
+        raise CAMError('found no layer with a spatial output to use as '
+                       'target layer; pass target layers explicitly')
+
+    if vit_like or num_extra_tokens > 0 or cls_token_output:
+        attentions = [
+            r for r in records if 'attention' in r.type_name.lower()
+            or r.name.split('.')[-1] in ('attn', 'attention')
+        ]
+        if attentions:
+            last_attention = max(attentions, key=lambda r: r.start)
+            before = [
+                r for r in usable if is_norm(r.module)
+                and r.end < last_attention.start and len(r.output_shape) == 3
+            ]
+            if before:
+                return [max(before, key=lambda r: r.end).name]
+
+    final_size = max(usable, key=lambda r: r.end).spatial_size(
+        num_extra_tokens)
+    at_final = [
+        r for r in usable
+        if r.spatial_size(num_extra_tokens) == final_size
+    ]
+    norms = [r for r in at_final if is_norm(r.module)]
+    chosen = max(norms or at_final, key=lambda r: r.end)
+    return [chosen.name]
+
+
+def find_record(records: List[LayerRecord],
+                name: str) -> Optional[LayerRecord]:
+    """The record of the layer called ``name``, if it ran."""
+    for record in records:
+        if record.name == name:
+            return record
+    return None

@@ -1,0 +1,212 @@
+"""Every fix mmcam applies to its stack's versions, in one place.
+
+Each fix says which version it is for and when it can go. :func:`apply_all`
+runs once when ``mmcam`` is imported; every fix is idempotent and changes
+nothing on versions that do not need it.
+"""
+import importlib
+import importlib.metadata
+import importlib.util
+import os.path as osp
+from typing import Callable, List
+
+_applied = False
+
+
+# --------------------------------------------------------------------------
+# mmengine 0.10.x + setuptools >= 81: ``pkg_resources`` is gone.
+# mmengine's package helpers import it, so ``mmpretrain::`` config paths and
+# ``Config.fromfile`` on configs that inherit them fail with ImportError.
+# Remove once mmengine's package_utils stops importing pkg_resources.
+# --------------------------------------------------------------------------
+def _distribution(package: str):
+    try:
+        return importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def is_installed(package: str) -> bool:
+    """Whether ``package`` is installed, without ``pkg_resources``."""
+    if _distribution(package) is not None:
+        return True
+    spec = importlib.util.find_spec(package)
+    return spec is not None and spec.origin is not None
+
+
+def package2module(package: str) -> str:
+    """The import name of a distribution, e.g. ``mmcv-lite`` -> ``mmcv``."""
+    dist = _distribution(package)
+    if dist is None:
+        raise ValueError(f'can not infer the module name of {package}')
+    top_level = dist.read_text('top_level.txt')
+    if top_level:
+        return top_level.split('\n')[0]
+    # Wheels without top_level.txt: the first top-level package in RECORD.
+    for file in dist.files or []:
+        parts = file.parts
+        if len(parts) > 1 and parts[1] == '__init__.py':
+            return parts[0]
+    raise ValueError(f'can not infer the module name of {package}')
+
+
+def get_installed_path(package: str) -> str:
+    """The folder a package is installed in, without ``pkg_resources``."""
+    dist = _distribution(package)
+    if dist is None:
+        spec = importlib.util.find_spec(package)
+        if spec is None:
+            raise importlib.metadata.PackageNotFoundError(package)
+        if spec.origin is None:
+            raise RuntimeError(f'{package} is a namespace package, which is '
+                               'invalid for `get_installed_path`')
+        return osp.dirname(spec.origin)
+    location = str(dist.locate_file(''))
+    possible_path = osp.join(location, package)
+    if osp.exists(possible_path):
+        return possible_path
+    module = importlib.util.find_spec(package2module(package))
+    if module is not None and module.origin is not None:
+        return osp.dirname(module.origin)
+    return osp.join(location, package2module(package))
+
+
+def _patch_package_utils() -> None:
+    try:
+        import pkg_resources  # noqa: F401
+        return
+    except ImportError:
+        pass
+    replacements = dict(
+        is_installed=is_installed,
+        get_installed_path=get_installed_path,
+        package2module=package2module)
+    # mmengine imports these by name into several modules; patch each one.
+    for module_name in ('mmengine.utils.package_utils', 'mmengine.utils',
+                        'mmengine.config.config', 'mmengine.config.utils',
+                        'mmengine.hub.hub'):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for name, func in replacements.items():
+            if hasattr(module, name):
+                setattr(module, name, func)
+
+
+# --------------------------------------------------------------------------
+# torch >= 2.6 loads checkpoints with ``weights_only=True``. Checkpoints
+# saved by mmengine's Runner hold numpy scalars and arrays (in the message
+# hub) and ``HistoryBuffer`` objects, which that unpickler refuses. We keep
+# ``weights_only=True`` and allow-list exactly these benign types; nothing
+# ever falls back to unsafe loading. Remove once mmengine saves plain
+# tensors/containers or registers its own safe globals.
+# --------------------------------------------------------------------------
+def runner_checkpoint_safe_globals() -> List[object]:
+    """The types a Runner-saved checkpoint holds besides tensors."""
+    import numpy as np
+    safe: List[object] = [np.ndarray, np.dtype]
+    try:  # numpy >= 2
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import _reconstruct, scalar
+    safe += [_reconstruct, scalar]
+    # Each dtype has its own class (np.dtypes.Float64DType, ...) in
+    # numpy >= 1.25; pickles of arrays and scalars reference them.
+    for type_code in np.typecodes['All']:
+        try:
+            safe.append(type(np.dtype(type_code)))
+        except TypeError:
+            continue
+    safe += [
+        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+        np.uint16, np.uint32, np.uint64, np.float16, np.float32, np.float64,
+        np.complex64, np.complex128
+    ]
+    from mmengine.logging.history_buffer import HistoryBuffer
+    safe.append(HistoryBuffer)
+    return list(dict.fromkeys(safe))
+
+
+def _allow_runner_checkpoints() -> None:
+    import torch
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is None:  # torch < 2.4 loads them unrestricted
+        return
+    add_safe_globals(runner_checkpoint_safe_globals())
+
+
+# --------------------------------------------------------------------------
+# mmengine 0.10.7 on a machine without a GPU:
+# 1. ``init_dist(launcher='pytorch'|'slurm')`` always calls
+#    ``torch.cuda.set_device``, which raises there;
+# 2. the Runner passes ``device_ids=[LOCAL_RANK]`` to DDP even for a model on
+#    the CPU, which DDP rejects.
+# Both make gloo-on-CPU multi-process runs impossible. On machines with a GPU
+# these patches call the original code unchanged. Remove when mmengine
+# checks for CUDA before using it.
+# --------------------------------------------------------------------------
+def _cpu_safe(init_fn: Callable) -> Callable:
+
+    def init_without_cuda(backend, *args, **kwargs):
+        import torch
+        if torch.cuda.is_available():
+            return init_fn(backend, *args, **kwargs)
+        import torch.cuda
+        original_set_device = torch.cuda.set_device
+        # nccl needs a GPU; gloo is the CPU backend of torch.distributed.
+        if backend == 'nccl':
+            backend = 'gloo'
+        torch.cuda.set_device = lambda *_, **__: None
+        try:
+            return init_fn(backend, *args, **kwargs)
+        finally:
+            torch.cuda.set_device = original_set_device
+
+    init_without_cuda.__wrapped__ = init_fn
+    return init_without_cuda
+
+
+def _patch_cpu_distributed() -> None:
+    from mmengine.dist import utils as dist_utils
+    for name in ('_init_dist_pytorch', '_init_dist_slurm'):
+        original = getattr(dist_utils, name)
+        if not hasattr(original, '__wrapped__'):
+            setattr(dist_utils, name, _cpu_safe(original))
+
+    from mmengine.model.wrappers import MMDistributedDataParallel
+    original_init = MMDistributedDataParallel.__init__
+    if hasattr(original_init, '__wrapped__'):
+        return
+
+    def ddp_init(self, module, detect_anomalous_params=False, **kwargs):
+        first_param = next(module.parameters(), None)
+        if first_param is not None and first_param.device.type == 'cpu':
+            # DDP requires device_ids=None for modules on the CPU.
+            kwargs.pop('device_ids', None)
+            kwargs.pop('output_device', None)
+        original_init(
+            self,
+            module=module,
+            detect_anomalous_params=detect_anomalous_params,
+            **kwargs)
+
+    ddp_init.__wrapped__ = original_init
+    MMDistributedDataParallel.__init__ = ddp_init
+
+
+def apply_all() -> None:
+    """Apply every fix once. Called by ``import mmcam``."""
+    global _applied
+    if _applied:
+        return
+    _patch_package_utils()
+    _allow_runner_checkpoints()
+    _patch_cpu_distributed()
+    _applied = True
+
+
+__all__ = [
+    'apply_all', 'is_installed', 'get_installed_path', 'package2module',
+    'runner_checkpoint_safe_globals'
+]
