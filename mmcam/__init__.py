@@ -9,4 +9,6 @@ from .version import __version__
 
 compat.apply_all()
 
-__all__ = ['__version__']
+from .visualization import CAMVisualizer  # noqa: E402  (registers it)
+
+__all__ = ['__version__', 'CAMVisualizer']

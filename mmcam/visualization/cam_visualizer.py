@@ -1,0 +1,130 @@
+"""CAMVisualizer: heatmap overlays handed to mmengine's vis backends."""
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+from mmengine.registry import VISUALIZERS
+from mmengine.visualization import Visualizer
+
+from .overlay import (add_caption, colormap_code, hstack_panels,
+                      overlay_heatmap, vstack_panels)
+
+
+@VISUALIZERS.register_module()
+class CAMVisualizer(Visualizer):
+    """Draws class activation maps and passes them to the vis backends.
+
+    Registered in mmengine's root ``VISUALIZERS`` registry, so
+    ``visualizer = dict(type='CAMVisualizer', vis_backends=[...])`` builds
+    under any ``default_scope``, mmpretrain's included. Pictures go to
+    whatever ``vis_backends`` the config names (local files, TensorBoard,
+    Weights & Biases) through :meth:`add_image`, unchanged.
+
+    Args:
+        name (str): Instance name. Defaults to ``'visualizer'``.
+        colormap (str): OpenCV colormap of the heatmap. Defaults to
+            ``'jet'``.
+        alpha (float): Opacity of the heatmap over the image.
+            Defaults to 0.5.
+        show_original (bool): Put the original image beside the overlays.
+            Defaults to True.
+        max_columns (int): Overlays per row before a new row starts, for
+            many categories or methods. Defaults to 4.
+        **kwargs: Passed to :class:`mmengine.visualization.Visualizer`
+            (``vis_backends``, ``save_dir``, ...).
+    """
+
+    def __init__(self,
+                 name: str = 'visualizer',
+                 colormap: str = 'jet',
+                 alpha: float = 0.5,
+                 show_original: bool = True,
+                 max_columns: int = 4,
+                 **kwargs) -> None:
+        super().__init__(name=name, **kwargs)
+        colormap_code(colormap)  # fail at build time on a bad name
+        if not 0 <= alpha <= 1:
+            raise ValueError(f'alpha must be in [0, 1], got {alpha}')
+        self.colormap = colormap
+        self.alpha = alpha
+        self.show_original = show_original
+        self.max_columns = max(1, int(max_columns))
+
+    def draw_cam(self,
+                 image: np.ndarray,
+                 heatmaps: np.ndarray,
+                 labels: Sequence[str] = (),
+                 original_label: str = 'original') -> np.ndarray:
+        """Draw the overlays of one image.
+
+        Args:
+            image (np.ndarray): ``(H, W, 3)`` RGB uint8.
+            heatmaps (np.ndarray): ``(K, h, w)`` or ``(h, w)`` floats in
+                [0, 1] (NaN where there is no heatmap); resized to the image.
+            labels (Sequence[str]): A caption per heatmap, e.g. the class
+                name and score. Defaults to no captions.
+            original_label (str): Caption of the original image.
+
+        Returns:
+            np.ndarray: The picture, RGB uint8: the original (if
+            ``show_original``) then one overlay per heatmap, in rows of at
+            most ``max_columns`` overlays.
+        """
+        image = np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+        heatmaps = np.asarray(heatmaps)
+        if heatmaps.ndim == 2:
+            heatmaps = heatmaps[None]
+        labels = list(labels)
+        captioned = any(labels)
+        panels = []
+        for index, heatmap in enumerate(heatmaps):
+            panel = overlay_heatmap(image, heatmap, self.colormap,
+                                    self.alpha)
+            if captioned:
+                label = labels[index] if index < len(labels) else ''
+                panel = add_caption(panel, label)
+            panels.append(panel)
+        original = add_caption(image, original_label) if captioned else image
+        rows = []
+        for start in range(0, len(panels), self.max_columns):
+            row = panels[start:start + self.max_columns]
+            if self.show_original:
+                row = [original] + row
+            rows.append(hstack_panels(row))
+        return vstack_panels(rows)
+
+    def add_cam(self,
+                name: str,
+                image: np.ndarray,
+                heatmaps: np.ndarray,
+                labels: Sequence[str] = (),
+                step: int = 0,
+                out_file: Optional[str] = None) -> np.ndarray:
+        """Draw the overlays of one image and store the picture.
+
+        Args:
+            name (str): Name of the picture in the vis backends.
+            image, heatmaps, labels: As in :meth:`draw_cam`.
+            step (int): Global step, e.g. the epoch or iteration.
+            out_file (str, optional): Write the picture to this file
+                instead of the vis backends.
+
+        Returns:
+            np.ndarray: The drawn picture, RGB uint8.
+        """
+        drawn = self.draw_cam(image, heatmaps, labels)
+        if out_file is not None:
+            save_picture(drawn, out_file)
+        else:
+            self.add_image(name, drawn, step)
+        return drawn
+
+
+def save_picture(picture: np.ndarray, out_file: str) -> None:
+    """Write an RGB picture to ``out_file``, creating its folder."""
+    folder = osp.dirname(osp.abspath(out_file))
+    os.makedirs(folder, exist_ok=True)
+    if not cv2.imwrite(out_file, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
+        raise OSError(f'could not write picture {out_file!r}')
