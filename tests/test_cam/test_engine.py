@@ -1,0 +1,248 @@
+"""The CAM engine on tiny random-init classifiers of every family."""
+import copy
+
+import numpy as np
+import pytest
+import pytorch_grad_cam as gc
+import torch
+import torch.nn as nn
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+from mmcam.cam import (CAMEngine, CAMError, ClassifierLogits, get_layer,
+                       supported_methods)
+
+# Perturbation methods run hundreds of forward passes; a 32x32 input keeps
+# them cheap.
+SLOW_METHODS = {'ScoreCAM', 'AblationCAM'}
+
+
+@pytest.mark.parametrize('method', supported_methods())
+def test_every_method_gives_normalized_maps(method, classifier, images):
+    model = classifier('resnet')
+    size = 32 if method in SLOW_METHODS else 64
+    inputs = images(2, size, size)
+    result = CAMEngine(model, method=method, topk=2)(inputs)
+
+    assert result.heatmaps.shape == (2, 2, size, size)
+    assert result.heatmaps.dtype == np.float32
+    assert np.isfinite(result.heatmaps).all()
+    assert result.heatmaps.min() >= 0 and result.heatmaps.max() <= 1 + 1e-6
+    assert result.method == method
+    logits = model(inputs, mode='tensor')
+    assert (result.categories == logits.topk(2).indices.numpy()).all()
+    # FEM may rightly find no outlier channel, and RandomCAM's random
+    # weights may all cancel out after the ReLU.
+    if method not in ('FEM', 'RandomCAM'):
+        # grad-cam rescales each map to [0, 1]: a non-empty map peaks at 1.
+        assert np.allclose(result.heatmaps.max(axis=(2, 3)), 1, atol=1e-5)
+
+
+def test_method_names_are_case_insensitive_with_aliases(classifier):
+    model = classifier('resnet')
+    assert CAMEngine(model, method='gradcam++').method.name == \
+        'GradCAMPlusPlus'
+    assert CAMEngine(model, method='KPCA-CAM').method.name == 'KPCA_CAM'
+    with pytest.raises(CAMError, match=r"'GradCan'.*GradCAM, "):
+        CAMEngine(model, method='GradCan')
+
+
+@pytest.mark.parametrize('name,expected', [
+    ('resnet', 'backbone.layer4.1.bn2'),
+    ('mobilenet_v3', 'backbone.layer12.bn'),
+    ('convnext', 'backbone.stages.3'),
+    ('vit', 'backbone.layers.1.ln1'),
+    ('deit_distilled', 'backbone.layers.1.ln1'),
+    ('swin', 'backbone.norm3'),
+    ('t2t_vit', 'backbone.encoder.1.ln1'),
+])
+def test_default_target_layers(name, expected, classifier, images):
+    engine = CAMEngine(classifier(name))
+    result = engine(images(1, 64, 64))
+    assert engine.target_layer_names == [expected]
+    assert result.target_layers == [expected]
+    assert result.heatmaps.max() == pytest.approx(1, abs=1e-5)
+
+
+@pytest.mark.parametrize('name,extra', [('vit', 1), ('deit_distilled', 2),
+                                        ('swin', 0), ('t2t_vit', 1)])
+def test_extra_tokens_read_from_backbone(name, extra, classifier):
+    assert CAMEngine(classifier(name)).num_extra_tokens == extra
+
+
+@pytest.mark.parametrize('name', ['vit', 'deit_distilled', 'swin'])
+def test_non_square_token_inputs(name, classifier, images):
+    inputs = images(2, 64, 112)  # a 4x7 patch grid for patch 16
+    result = CAMEngine(classifier(name), method='GradCAM')(inputs)
+    assert result.heatmaps.shape == (2, 1, 64, 112)
+    assert np.allclose(result.heatmaps.max(axis=(2, 3)), 1, atol=1e-5)
+
+
+def test_wrong_num_extra_tokens_is_reported(classifier, images):
+    # 16 patch tokens + 1 class token, read as 13 patch tokens: no grid.
+    engine = CAMEngine(classifier('vit'), num_extra_tokens=4)
+    with pytest.raises(CAMError, match='num_extra_tokens'):
+        engine(images(1, 64, 64))
+
+
+def _grad_cam_reference(model, layer, inputs, categories, method=gc.GradCAM,
+                        **call_kwargs):
+    """pytorch-grad-cam called directly, as the reference tool does."""
+    cam = method(ClassifierLogits(model), [layer])
+    targets = [ClassifierOutputTarget(int(c)) for c in categories]
+    try:
+        return cam(inputs, targets, **call_kwargs)
+    finally:
+        cam.activations_and_grads.release()
+
+
+@pytest.mark.parametrize('method', ['EigenCAM', 'KPCA_CAM', 'FEM'])
+def test_activation_methods_match_grad_cam(method, classifier, images):
+    model = classifier('resnet')
+    inputs = images(2, 64, 64)
+    # layer4's output is not modified in place, so grad-cam is right here.
+    engine = CAMEngine(model, method=method, target_layers='backbone.layer4')
+    ours = engine(inputs)
+    theirs = _grad_cam_reference(model, model.backbone.layer4, inputs,
+                                 ours.categories[:, 0],
+                                 getattr(gc, method))
+    np.testing.assert_allclose(ours.heatmaps[:, 0], theirs, atol=1e-5)
+
+
+def test_in_place_ops_after_target_layer_do_not_change_the_map(
+        classifier, images):
+    """A BasicBlock's last norm is followed by ``out += identity`` and an
+    in-place ReLU; the map must be that of the norm's own output."""
+    model = classifier('resnet')
+    inputs = images(2, 64, 64)
+    ours = CAMEngine(model, target_layers='backbone.layer4.1.bn2')(inputs)
+
+    # The same network, but the norm's output is copied before the block
+    # modifies it, so grad-cam sees the true activation.
+    class CopyAfter(nn.Module):
+
+        def __init__(self, norm):
+            super().__init__()
+            self.norm = norm
+
+        def forward(self, x):
+            return self.norm(x).clone()
+
+    copied = copy.deepcopy(model)
+    copied.backbone.layer4[1].bn2 = CopyAfter(copied.backbone.layer4[1].bn2)
+    truth = _grad_cam_reference(copied, copied.backbone.layer4[1].bn2.norm,
+                                inputs, ours.categories[:, 0])
+    np.testing.assert_allclose(ours.heatmaps[:, 0], truth, atol=1e-5)
+
+    # Called directly on the original model, grad-cam on the CPU keeps a
+    # reference and sees the block's final output instead: the trap.
+    trapped = _grad_cam_reference(model, model.backbone.layer4[1].bn2,
+                                  inputs, ours.categories[:, 0])
+    assert not np.allclose(trapped, truth, atol=1e-3)
+
+
+def test_frozen_model_still_gets_gradient_cams(classifier, images):
+    model = copy.deepcopy(classifier('resnet'))
+    inputs = images(2, 64, 64)
+    expected = CAMEngine(model)(inputs).heatmaps
+    for param in model.parameters():
+        param.requires_grad_(False)
+    result = CAMEngine(model, method='GradCAM')(inputs)
+    np.testing.assert_allclose(result.heatmaps, expected, atol=1e-6)
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_runs_under_no_grad_and_restores_state(classifier, images):
+    model = copy.deepcopy(classifier('resnet'))
+    model.train()
+    model.backbone.layer1.requires_grad_(False)
+    before = {n: p.requires_grad for n, p in model.named_parameters()}
+    with torch.no_grad():
+        result = CAMEngine(model, topk=3)(images(2, 64, 64))
+    assert result.heatmaps.max() > 0
+    assert all(m.training for m in model.modules())
+    assert {n: p.requires_grad
+            for n, p in model.named_parameters()} == before
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_several_categories_equal_separate_calls(classifier, images):
+    model = classifier('resnet')
+    inputs = images(2, 64, 64)
+    engine = CAMEngine(model, method='GradCAM++')
+    together = engine(inputs, target_category=[1, 4, 7])
+    assert together.categories.tolist() == [[1, 4, 7]] * 2
+    for k, category in enumerate([1, 4, 7]):
+        alone = engine(inputs, target_category=category)
+        np.testing.assert_allclose(together.heatmaps[:, k],
+                                   alone.heatmaps[:, 0], atol=1e-6)
+        probs = model(inputs, mode='tensor').softmax(-1)[:, category]
+        np.testing.assert_allclose(together.scores[:, k],
+                                   probs.detach().numpy(), rtol=1e-5)
+
+
+def test_category_checks(classifier, images):
+    engine = CAMEngine(classifier('resnet'))
+    with pytest.raises(CAMError, match='target category 10 is out of range'):
+        engine(images(1, 64, 64), target_category=[3, 10])
+    with pytest.raises(CAMError, match="'gt'"):
+        engine(images(1, 64, 64), target_category='gt')
+    with pytest.raises(CAMError, match='topk 11'):
+        engine(images(1, 64, 64), topk=11)
+    gt = engine(images(2, 64, 64), target_category='gt', gt_labels=[2, 5])
+    assert gt.categories.tolist() == [[2], [5]]
+
+
+def test_smoothing_options(classifier, images):
+    model = classifier('resnet')
+    inputs = images(1, 64, 64)
+    plain = CAMEngine(model, target_layers='backbone.layer4')(inputs)
+    eigen = CAMEngine(
+        model, target_layers='backbone.layer4', eigen_smooth=True)(inputs)
+    aug = CAMEngine(
+        model, target_layers='backbone.layer4', aug_smooth=True)(inputs)
+    assert not np.allclose(plain.heatmaps, eigen.heatmaps)
+    # With the class fixed, aug_smooth is grad-cam's test-time augmentation.
+    theirs = _grad_cam_reference(
+        model,
+        model.backbone.layer4,
+        inputs,
+        plain.categories[:, 0],
+        aug_smooth=True)
+    np.testing.assert_allclose(aug.heatmaps[:, 0], theirs, atol=1e-5)
+
+
+def test_several_target_layers_match_grad_cam(classifier, images):
+    model = classifier('resnet')
+    inputs = images(2, 64, 64)
+    ours = CAMEngine(
+        model, target_layers=['backbone.layer3', 'backbone.layer4'])(inputs)
+    cam = gc.GradCAM(
+        ClassifierLogits(model),
+        [model.backbone.layer3, model.backbone.layer4])
+    targets = [ClassifierOutputTarget(int(c)) for c in ours.categories[:, 0]]
+    theirs = cam(inputs, targets)
+    cam.activations_and_grads.release()
+    np.testing.assert_allclose(ours.heatmaps[:, 0], theirs, atol=1e-5)
+
+
+def test_unknown_target_layer_names_closest(classifier):
+    model = classifier('resnet')
+    with pytest.raises(CAMError, match=r"'backbone.layer4.2'.*"
+                       r'backbone.layer4.1'):
+        CAMEngine(model, target_layers=['backbone.layer4.2'])
+    # The reference tool's indexing style also works.
+    assert get_layer(model, 'backbone.layer4[-1].bn2') is \
+        model.backbone.layer4[1].bn2
+
+
+def test_layer_without_spatial_output_is_reported(classifier, images):
+    engine = CAMEngine(classifier('resnet'), target_layers='neck')
+    with pytest.raises(CAMError, match="'neck' outputs shape"):
+        engine(images(1, 64, 64))
+
+
+def test_record_layers_lists_names_and_shapes(classifier):
+    records = CAMEngine(classifier('resnet')).record_layers((1, 3, 64, 64))
+    shapes = {r.name: r.output_shape for r in records}
+    assert shapes['backbone.layer4.1.bn2'] == (1, 512, 2, 2)
+    assert shapes['head.fc'] == (1, 10)
