@@ -8,6 +8,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os.path as osp
+import pickle
 from typing import Callable, List
 
 _applied = False
@@ -128,12 +129,32 @@ def runner_checkpoint_safe_globals() -> List[object]:
     return list(dict.fromkeys(safe))
 
 
+def history_buffer_statistic(owner, name: str):
+    """Stands in for ``getattr`` while unpickling a checkpoint.
+
+    ``HistoryBuffer`` pickles its statistics methods as
+    ``getattr(HistoryBuffer, 'mean')``. Allow-listing the real ``getattr``
+    would let a checkpoint reach any attribute of any allowed object, so only
+    these lookups are answered.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    allowed = {'min', 'max', 'current', 'mean'}
+    allowed.update(HistoryBuffer._statistics_methods)
+    if owner is HistoryBuffer and name in allowed:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'refusing getattr({owner!r}, {name!r}) in a weights_only load')
+
+
 def _allow_runner_checkpoints() -> None:
     import torch
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is None:  # torch < 2.4 loads them unrestricted
         return
     add_safe_globals(runner_checkpoint_safe_globals())
+    # torch.save pickles with protocol 2, which spells builtins __builtin__.
+    add_safe_globals([(history_buffer_statistic, '__builtin__.getattr'),
+                      (history_buffer_statistic, 'builtins.getattr')])
 
 
 # --------------------------------------------------------------------------

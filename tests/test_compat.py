@@ -1,0 +1,78 @@
+"""The stack fixes applied by ``import mmcam``."""
+import os.path as osp
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import mmcam  # noqa: E402,F401
+from mmcam import compat  # noqa: E402
+
+
+def test_mmpretrain_base_configs_load(tmp_path):
+    from mmengine.config import Config
+    config = tmp_path / 'cfg.py'
+    config.write_text("_base_ = ['mmpretrain::resnet/resnet50_8xb32_in1k.py']"
+                      '\nmodel = dict(head=dict(num_classes=7))\n')
+    cfg = Config.fromfile(str(config))
+    assert cfg.model.backbone.depth == 50
+    assert cfg.model.head.num_classes == 7
+
+
+def test_package_helpers_without_pkg_resources():
+    path = compat.get_installed_path('mmpretrain')
+    assert osp.isdir(osp.join(path, '.mim', 'configs'))
+    assert compat.is_installed('mmcv-lite')
+    assert compat.package2module('mmcv-lite') == 'mmcv'
+    assert not compat.is_installed('surely-not-a-package-xyz')
+
+
+class _NotAllowed:
+    pass
+
+
+def test_runner_checkpoints_load_with_weights_only(tmp_path):
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_instance('compat-test')
+    hub.update_scalar('train/loss', np.float64(0.5))
+    hub.update_scalar('train/lr', 0.1)
+    hub.update_info('iter', np.int64(12))
+    checkpoint = dict(
+        state_dict={'w': torch.ones(2)},
+        meta=dict(
+            seed=np.int64(3),
+            epoch=2,
+            best_score=np.float32(0.75),
+            hist=np.arange(4),
+            message_hub=hub.state_dict()))
+    path = tmp_path / 'epoch_2.pth'
+    torch.save(checkpoint, path)
+
+    loaded = torch.load(path, map_location='cpu')  # weights_only default
+    assert loaded['meta']['seed'] == 3
+    assert loaded['meta']['best_score'] == np.float32(0.75)
+    buffer = loaded['meta']['message_hub']['log_scalars']['train/loss']
+    assert buffer.current() == 0.5
+
+
+def test_unsafe_types_are_still_refused(tmp_path):
+    path = tmp_path / 'evil.pth'
+    torch.save({'obj': _NotAllowed()}, path)
+    with pytest.raises(Exception, match='weights_only'):
+        torch.load(path, map_location='cpu', weights_only=True)
+
+
+def test_checkpoint_getattr_is_limited_to_history_buffer(tmp_path):
+    class Sneaky:
+
+        def __reduce__(self):
+            # ndarray is allow-listed; its file-writing method must not be.
+            return getattr, (np.ndarray, 'tofile')
+
+    path = tmp_path / 'sneaky.pth'
+    torch.save({'x': Sneaky()}, path)
+    with pytest.raises(Exception, match='refusing getattr|not an allowed'):
+        torch.load(path, map_location='cpu', weights_only=True)
