@@ -37,6 +37,7 @@ from .errors import CAMError
 from .feature_maps import (default_num_extra_tokens, first_tensor,
                            to_feature_map)
 from .methods import CAMMethod, get_method
+from .perturbation import PerturbationCAM
 from .settings import CAMSettings
 from .target_layers import (LayerRecord, default_target_layers,
                             record_layer_outputs, resolve_target_layers)
@@ -295,6 +296,15 @@ class CAMEngine:
             method=self.method.name)
 
     def _compute(self, inputs, layers, choose):
+        if self.method.name in PerturbationCAM.methods:
+            # One batched masked/ablated pass serves every class.
+            return PerturbationCAM(
+                self._logits,
+                self.method.name,
+                batch_size=self.settings.batch_size,
+                num_extra_tokens=self.num_extra_tokens,
+                eigen_smooth=self.settings.eigen_smooth)(inputs, layers,
+                                                         choose)
         if self.method.family == 'perturbation':
             with torch.no_grad():
                 logits = self._logits(inputs)
