@@ -1,0 +1,96 @@
+"""The engine's fast path for gradient methods (frozen parameters, backward
+stopped at the target layer, one forward for every class) gives the maps of
+grad-cam's own classes called the unoptimised way."""
+import numpy as np
+import pytest
+import pytorch_grad_cam as gc
+import torch
+import torch.nn as nn
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+from mmcam.cam import CAMEngine, ClassifierLogits, get_layer, to_feature_map
+
+GRADIENT_METHODS = [
+    'GradCAM', 'GradCAMPlusPlus', 'XGradCAM', 'EigenGradCAM', 'LayerCAM',
+    'HiResCAM', 'GradCAMElementWise'
+]
+
+# Layers whose output nothing modifies in place, so grad-cam called
+# directly is a trustworthy reference on the CPU.
+CASES = [
+    ('resnet', 'backbone.layer4.1'),
+    ('resnet', 'backbone.layer4'),
+    ('vit', 'backbone.layers.1.ln1'),
+]
+
+
+def _unoptimised(model, method, layer_name, inputs, categories):
+    """grad-cam's class as the reference tool calls it: parameters
+    trainable, one forward and full backward per class."""
+    num_extra = getattr(model.backbone, 'num_extra_tokens', 0)
+
+    def reshape(tensor):
+        return to_feature_map(tensor, nn.Identity(), inputs.shape[-2:],
+                              num_extra)
+
+    cam = getattr(gc, method)(
+        ClassifierLogits(model), [get_layer(model, layer_name)],
+        reshape_transform=reshape)
+    maps = []
+    try:
+        for k in range(categories.shape[1]):
+            targets = [ClassifierOutputTarget(int(c)) for c in categories[:, k]]
+            maps.append(cam(inputs.clone(), targets))
+    finally:
+        cam.activations_and_grads.release()
+        model.zero_grad(set_to_none=True)
+    return np.stack(maps, axis=1)
+
+
+@pytest.mark.parametrize('name,layer', CASES)
+@pytest.mark.parametrize('method', GRADIENT_METHODS)
+def test_maps_equal_unoptimised_grad_cam(method, name, layer, classifier,
+                                         images):
+    model = classifier(name)
+    inputs = images(2, 64, 64)
+    ours = CAMEngine(model, method=method, target_layers=layer,
+                     topk=2)(inputs)
+    theirs = _unoptimised(model, method, layer, inputs, ours.categories)
+    assert ours.heatmaps.shape == theirs.shape == (2, 2, 64, 64)
+    np.testing.assert_allclose(ours.heatmaps, theirs, atol=1e-5)
+
+
+@pytest.mark.parametrize('method', GRADIENT_METHODS + ['EigenCAM'])
+def test_several_categories_in_one_call_equal_separate_calls(
+        method, classifier, images):
+    model = classifier('resnet')
+    inputs = images(2, 64, 64)
+    engine = CAMEngine(model, method=method, target_layers='backbone.layer4')
+    together = engine(inputs, target_category=[2, 5, 9])
+    for k, category in enumerate([2, 5, 9]):
+        alone = engine(inputs, target_category=[category])
+        np.testing.assert_allclose(together.heatmaps[:, k],
+                                   alone.heatmaps[:, 0], atol=1e-6)
+        np.testing.assert_allclose(together.scores[:, k],
+                                   alone.scores[:, 0], rtol=1e-6)
+
+
+def test_backward_stops_at_the_target_layer(classifier, images):
+    """Nothing below the target layer, and no parameter, gets a gradient;
+    grad-cam called directly back-propagates through the whole network."""
+    model = classifier('resnet')
+    inputs = images(2, 64, 64)
+    reached = []
+    handle = model.backbone.layer3.register_full_backward_hook(
+        lambda module, grad_in, grad_out: reached.append(module))
+    try:
+        CAMEngine(model, target_layers='backbone.layer4', topk=2)(inputs)
+        assert reached == []
+        assert all(p.grad is None for p in model.parameters())
+
+        _unoptimised(model, 'GradCAM', 'backbone.layer4', inputs,
+                     torch.tensor([[1], [2]]))
+        assert reached, 'grad-cam should back-propagate below layer4'
+    finally:
+        handle.remove()
+        model.zero_grad(set_to_none=True)
