@@ -10,5 +10,6 @@ from .version import __version__
 compat.apply_all()
 
 from .visualization import CAMVisualizer  # noqa: E402  (registers it)
+from .apis import CAMInferencer  # noqa: E402
 
-__all__ = ['__version__', 'CAMVisualizer']
+__all__ = ['__version__', 'CAMInferencer', 'CAMVisualizer']

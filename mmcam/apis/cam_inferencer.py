@@ -1,0 +1,630 @@
+"""CAMInferencer: class activation maps of images, from Python."""
+import copy
+import os.path as osp
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.config import Config, ConfigDict
+from mmengine.dataset import pseudo_collate
+from mmengine.infer import BaseInferencer
+from mmengine.registry import DefaultScope
+
+from ..cam import CAMEngine, CAMError, CAMSettings, LayerRecord
+from ..cam.settings import TargetCategory
+from ..utils import (InputGeometry, InvertiblePipeline, collect_images,
+                     load_checkpoint_strictly, read_image,
+                     resolve_class_names)
+
+ModelType = Union[str, Path, Config, ConfigDict]
+InputType = Union[str, Path, np.ndarray]
+
+_UNSET = object()
+
+
+def _one_line(error: BaseException) -> str:
+    text = ' '.join(str(error).split())
+    text = text or type(error).__name__
+    return text if len(text) <= 300 else text[:297] + '...'
+
+
+@dataclass
+class _Sample:
+    """One image on its way through the inferencer."""
+    index: int
+    source: Union[str, np.ndarray]
+    image: Optional[np.ndarray] = None  # original, BGR uint8
+    packed: Optional[dict] = None  # the test pipeline's output
+    geometry: Optional[InputGeometry] = None
+    error: Optional[str] = None
+    prediction: Dict = field(default_factory=dict)
+
+    @property
+    def path(self) -> Optional[str]:
+        return self.source if isinstance(self.source, str) else None
+
+    @property
+    def stem(self) -> str:
+        return Path(self.source).stem if self.path else f'image{self.index}'
+
+
+class CAMInferencer(BaseInferencer):
+    """Class activation maps and predictions of images, for any mmpretrain
+    classifier config.
+
+    Images go through the config's test pipeline
+    (``test_dataloader.dataset.pipeline``, else ``test_pipeline``); each
+    batch goes through :class:`~mmcam.cam.CAMEngine` in one call. Heatmaps
+    come back at the network input's resolution and, where the pipeline
+    can be inverted (resizes, centre crops, packing), mapped back onto the
+    original image.
+
+    Args:
+        model (str | Path | Config): A config file, a :class:`Config`, or an
+            mmpretrain model name such as ``'resnet18_8xb32_in1k'``.
+        pretrained (bool | str): A checkpoint path or URL. ``True`` takes
+            the config's ``load_from`` or, for a model name, its released
+            weights; ``False`` keeps random weights (with a warning).
+            Loading is strict: a checkpoint that does not fit the config
+            raises :class:`~mmcam.cam.CAMError`. Defaults to True.
+        device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:1'``...
+            Defaults to the best available device.
+        cfg_options (dict, optional): Overrides merged into the config, as
+            ``--cfg-options`` in the tools. Defaults to None.
+        classes (Sequence[str], optional): Class names. Defaults to the
+            checkpoint's ``dataset_meta``, then the config's, then
+            ImageNet's for a 1000-class head, then ``'class <id>'``.
+        show_progress (bool): Draw a progress bar when several images are
+            given and stderr is a terminal. Defaults to True.
+        colormap (str): OpenCV colormap of drawn heatmaps. Defaults to
+            ``'jet'``.
+        alpha (float): Opacity of drawn heatmaps. Defaults to 0.5.
+        **cam_settings: Fields of :class:`~mmcam.cam.CAMSettings`:
+            ``method``, ``target_layers``, ``target_category``, ``topk``,
+            ``eigen_smooth``, ``aug_smooth``, ``vit_like``,
+            ``num_extra_tokens``, ``batch_size`` (of ScoreCAM's and
+            AblationCAM's extra forward passes).
+
+    Example:
+        >>> from mmcam.apis import CAMInferencer
+        >>> inferencer = CAMInferencer('configs/my_resnet.py',
+        ...                            pretrained='my_resnet.pth',
+        ...                            method='GradCAM++', topk=2)
+        >>> result = inferencer('cat.jpg')[0]
+        >>> result['heatmaps'].shape        # on the original image
+        (2, 480, 640)
+        >>> result['input_heatmaps'].shape  # at the network input
+        (2, 224, 224)
+        >>> result['class_names'], result['scores']
+        (['tabby cat', 'tiger cat'], array([0.61, 0.22], dtype=float32))
+        >>> inferencer('photos/', batch_size=8, show_dir='cams/')
+    """
+
+    preprocess_kwargs: set = {'on_bad_image'}
+    forward_kwargs: set = {'target_category', 'topk'}
+    visualize_kwargs: set = {
+        'show', 'wait_time', 'show_dir', 'out_file', 'save_raw'
+    }
+    postprocess_kwargs: set = set()
+
+    def __init__(self,
+                 model: ModelType,
+                 pretrained: Union[bool, str, Path, None] = True,
+                 device: Optional[str] = None,
+                 cfg_options: Optional[dict] = None,
+                 classes: Optional[Sequence[str]] = None,
+                 show_progress: bool = True,
+                 colormap: str = 'jet',
+                 alpha: float = 0.5,
+                 **cam_settings) -> None:
+        self.settings = CAMSettings.from_kwargs(**cam_settings)
+        from ..visualization.overlay import colormap_code
+        try:
+            colormap_code(colormap)
+        except ValueError as error:
+            raise CAMError(str(error)) from None
+        if not 0 <= alpha <= 1:
+            raise CAMError(f'alpha must be in [0, 1], got {alpha!r}')
+        self.colormap, self.alpha = colormap, alpha
+        cfg, weights = self._resolve_model(model, pretrained, cfg_options)
+        self.checkpoint_meta: dict = {}
+        super().__init__(
+            model=cfg,
+            weights=weights,
+            device=self._check_device(device),
+            scope='mmpretrain',
+            show_progress=show_progress)
+        self.engine = CAMEngine(self.model, self.settings)
+        head = getattr(self.model, 'head', None)
+        num_classes = getattr(head, 'num_classes', None)
+        self.classes, self.classes_source = resolve_class_names(
+            num_classes, self.checkpoint_meta, self.cfg, classes)
+        self._taken_names: set = set()
+
+    # ------------------------------------------------------------------
+    # Building
+    # ------------------------------------------------------------------
+    @staticmethod
+    def _resolve_model(model: ModelType, pretrained,
+                       cfg_options: Optional[dict]
+                       ) -> Tuple[Config, Optional[str]]:
+        """The config and the checkpoint to load (None for none)."""
+        hub_weights = None
+        if isinstance(model, (Config, ConfigDict)):
+            cfg = copy.deepcopy(model)
+            if not isinstance(cfg, Config):
+                cfg = Config(cfg)
+        elif isinstance(model, (str, Path)):
+            path = str(model)
+            if path.endswith('.py') or osp.isfile(path):
+                if not osp.isfile(path):
+                    raise CAMError(f'config {path!r} does not exist')
+                try:
+                    cfg = Config.fromfile(path)
+                except Exception as error:
+                    raise CAMError(f'could not read config {path!r}: '
+                                   f'{_one_line(error)}') from None
+            else:
+                from mmpretrain.apis import ModelHub
+                try:
+                    metainfo = ModelHub.get(path)
+                except ValueError:
+                    raise CAMError(
+                        f'{path!r} is neither a config file nor an '
+                        'mmpretrain model name (see mmpretrain.list_models)'
+                    ) from None
+                cfg, hub_weights = metainfo.config, metainfo.weights
+        else:
+            raise CAMError('model must be a config file, a Config or an '
+                           f'mmpretrain model name, got '
+                           f'{type(model).__name__}')
+        if cfg_options:
+            try:
+                cfg.merge_from_dict(dict(cfg_options))
+            except Exception as error:
+                raise CAMError(f'bad cfg-options {cfg_options!r}: '
+                               f'{_one_line(error)}') from None
+        if 'model' not in cfg:
+            raise CAMError('the config has no model')
+
+        if pretrained is True:
+            weights = hub_weights or cfg.get('load_from')
+        elif pretrained in (False, None, ''):
+            weights = None
+        else:
+            weights = str(pretrained)
+        if weights is None:
+            warnings.warn('no checkpoint given: the model keeps random '
+                          'weights and its heatmaps mean nothing')
+        return cfg, weights
+
+    @staticmethod
+    def _check_device(device: Optional[str]) -> str:
+        if device is None:
+            from mmengine.device import get_device
+            return get_device()
+        try:
+            parsed = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise CAMError(f'unknown device {device!r}; use cpu, cuda or '
+                           'cuda:N') from None
+        if parsed.type == 'cuda':
+            if not torch.cuda.is_available():
+                raise CAMError(f'device {device!r} is not available: torch '
+                               'sees no CUDA GPU; use cpu')
+            if (parsed.index or 0) >= torch.cuda.device_count():
+                raise CAMError(f'device {device!r} is not available: torch '
+                               f'sees {torch.cuda.device_count()} GPU(s)')
+        return str(parsed)
+
+    def _init_model(self, cfg: Config, weights: Optional[str],
+                    device: str = 'cpu') -> nn.Module:
+        from mmpretrain.registry import MODELS
+        model_cfg = copy.deepcopy(cfg.model)
+        model_cfg.setdefault('data_preprocessor',
+                             cfg.get('data_preprocessor', None))
+        # Weights come from the checkpoint only, never from a download the
+        # config asks for.
+        model_cfg.pop('pretrained', None)
+        try:
+            with DefaultScope.overwrite_default_scope('mmpretrain'):
+                model = MODELS.build(model_cfg)
+        except Exception as error:
+            raise CAMError('could not build the model of the config: '
+                           f'{_one_line(error)}') from None
+        if weights is not None:
+            checkpoint = load_checkpoint_strictly(model, weights)
+            self.checkpoint_meta = checkpoint.get('meta') or {}
+        model._config = cfg
+        model.to(device)
+        return model.eval()
+
+    def _init_pipeline(self, cfg: Config) -> InvertiblePipeline:
+        dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+        pipeline_cfg = dataset.get('pipeline') or cfg.get('test_pipeline')
+        if not pipeline_cfg:
+            raise CAMError('the config has neither '
+                           'test_dataloader.dataset.pipeline nor '
+                           'test_pipeline')
+        from mmpretrain.registry import TRANSFORMS
+        try:
+            with DefaultScope.overwrite_default_scope('mmpretrain'):
+                return InvertiblePipeline(pipeline_cfg, TRANSFORMS.build)
+        except Exception as error:
+            raise CAMError('could not build the test pipeline: '
+                           f'{_one_line(error)}') from None
+
+    def _init_collate(self, cfg: Config) -> Callable:
+        # The data preprocessor pads images of different sizes; stacking
+        # here would fail for pipelines without a crop.
+        return pseudo_collate
+
+    def _init_visualizer(self, cfg: Config):
+        return None  # built when first needed, see ``cam_visualizer``
+
+    @property
+    def cam_visualizer(self):
+        """The :class:`~mmcam.visualization.CAMVisualizer` that draws."""
+        if self.visualizer is None:
+            from ..visualization import CAMVisualizer
+            # One picture per heatmap, at the image's own size, the
+            # caption inside it: ``--save-raw`` arrays align pixel by pixel.
+            self.visualizer = CAMVisualizer(
+                name=f'cam_inferencer_{id(self)}',
+                colormap=self.colormap,
+                alpha=self.alpha,
+                show_original=False,
+                caption_inside=True)
+        return self.visualizer
+
+    # ------------------------------------------------------------------
+    # Names
+    # ------------------------------------------------------------------
+    def class_name(self, category: int) -> str:
+        """The name of a class id."""
+        category = int(category)
+        if 0 <= category < len(self.classes):
+            return self.classes[category]
+        return f'class {category}'
+
+    # ------------------------------------------------------------------
+    # Layers
+    # ------------------------------------------------------------------
+    def input_shape(self, image: Optional[InputType] = None
+                    ) -> Tuple[int, int]:
+        """``(H, W)`` of the network input for ``image`` (a path or array),
+        or for a 224x224 gray image when none is given."""
+        if image is None:
+            loaded = np.full((224, 224, 3), 128, np.uint8)
+        else:
+            loaded = read_image(image)
+        packed, _ = self.pipeline(self._results_of(loaded, None))
+        return tuple(packed['inputs'].shape[-2:])
+
+    def record_layers(
+        self,
+        image: Optional[InputType] = None
+    ) -> Tuple[List[LayerRecord], List[str]]:
+        """Every layer's output shape for the network input of ``image``,
+        and the target layers that will be used (the default, unless
+        ``target_layers`` was given).
+
+        Returns:
+            tuple[list[LayerRecord], list[str]]: Records in the order the
+            layers start running (a module called twice, like a block's
+            shared ReLU, is listed once), and the target layer names.
+        """
+        height, width = self.input_shape(image)
+        shape = (1, 3, height, width)
+        records: Dict[str, LayerRecord] = {}
+        for record in sorted(self.engine.record_layers(shape),
+                             key=lambda r: r.start):
+            records.setdefault(record.name, record)
+        records = list(records.values())
+        names = [name for name, _ in self.engine.target_layers(shape)]
+        return records, names
+
+    # ------------------------------------------------------------------
+    # The inference loop
+    # ------------------------------------------------------------------
+    def __call__(self,
+                 inputs: Union[InputType, Sequence[InputType]],
+                 batch_size: int = 1,
+                 **kwargs) -> List[dict]:
+        """Heatmaps and predictions of images.
+
+        Args:
+            inputs: An image path, a folder, a glob pattern
+                (``'photos/*.jpg'``), an image array, or a list of them.
+                Arrays are in OpenCV's channel order (BGR/BGRA, as
+                ``mmcv.imread`` returns them); gray, 16-bit and float
+                arrays are accepted.
+            batch_size (int): Images per forward pass. Defaults to 1.
+            target_category (None | int | list[int]): Overrides the
+                setting for this call.
+            topk (int, optional): Overrides the setting for this call.
+            on_bad_image (str): ``'raise'`` (default) stops at the first
+                missing or unreadable image; ``'report'`` gives a result
+                ``{'img_path': ..., 'error': message}`` for it and goes on.
+            show (bool): Show each picture in a window. Defaults to False.
+            wait_time (float): Seconds each window stays (0: until a key
+                is pressed). Defaults to 0.
+            show_dir (str, optional): Write pictures to this folder, named
+                ``<image stem>_<method>_<category>.png``.
+            out_file (str, optional): Write the only picture of this call
+                to exactly this file.
+            save_raw (bool): Also write each heatmap as a float32 ``.npy``
+                beside its picture, with the same stem and size.
+
+        Returns:
+            list[dict]: Per image:
+
+            - ``img_path`` (str | None): The file, None for arrays.
+            - ``heatmaps`` (np.ndarray | None): ``(K, H, W)`` float32 in
+              [0, 1] on the original image, 0 outside the part the network
+              saw; None when the pipeline cannot be inverted (see
+              ``note``).
+            - ``input_heatmaps`` (np.ndarray): ``(K, h, w)`` at the network
+              input.
+            - ``input_region`` (tuple | None): ``(x1, y1, x2, y2)`` of the
+              original image the network saw.
+            - ``categories`` (list[int]), ``scores`` (np.ndarray),
+              ``class_names`` (list[str]): the explained classes, their
+              probabilities and names.
+            - ``pred_label`` (int), ``pred_score`` (float), ``pred_class``
+              (str), ``pred_scores`` (np.ndarray): the prediction.
+            - ``method`` (str), ``target_layers`` (list[str]),
+              ``note`` (str | None).
+            - ``visualization`` (list[np.ndarray]) and ``out_files``
+              (list[str]): only when pictures were drawn.
+        """
+        return list(self.iter_results(inputs, batch_size, **kwargs))
+
+    def iter_results(self,
+                     inputs: Union[InputType, Sequence[InputType]],
+                     batch_size: int = 1,
+                     **kwargs) -> Iterator[dict]:
+        """As :meth:`__call__`, but yields each image's result as soon as
+        its batch is done, so a folder of many large images never holds
+        all heatmaps in memory."""
+        try:
+            preprocess_kwargs, forward_kwargs, visualize_kwargs, _ = \
+                self._dispatch_kwargs(**kwargs)
+        except ValueError as error:
+            raise CAMError(str(error)) from None
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise CAMError(f'batch_size must be a positive integer, got '
+                           f'{batch_size!r}')
+        images = collect_images(inputs)
+        if visualize_kwargs.get('out_file'):
+            pictures = len(images) * self.categories_per_image(
+                **forward_kwargs)
+            if pictures > 1:
+                raise CAMError(
+                    f'this run makes {pictures} pictures, which cannot all '
+                    f'go to file {visualize_kwargs["out_file"]!r}; give a '
+                    'folder instead')
+        self._taken_names = set()
+
+        from tqdm import tqdm
+        progress = tqdm(
+            total=len(images),
+            desc='CAM',
+            unit='image',
+            file=sys.stderr,
+            # None: tqdm draws only on a terminal.
+            disable=True if not self.show_progress or len(images) < 2 else
+            None)
+        try:
+            for batch in self.preprocess(images, batch_size,
+                                         **preprocess_kwargs):
+                preds = self.forward(batch, **forward_kwargs)
+                visualization = self.visualize(
+                    [s.source for s in batch], preds, **visualize_kwargs)
+                yield from self.postprocess(preds, visualization)
+                progress.update(len(batch))
+        finally:
+            progress.close()
+
+    def categories_per_image(self, target_category=_UNSET,
+                             topk=_UNSET) -> int:
+        """How many heatmaps each image gets with these overrides."""
+        if target_category is not _UNSET:
+            category = CAMSettings(
+                target_category=target_category).target_category
+        else:
+            category = self.settings.target_category
+        k = self.settings.topk if topk is _UNSET else topk
+        if k is not None:
+            return int(k)
+        return len(category) if isinstance(category, list) else 1
+
+    @staticmethod
+    def _results_of(image: np.ndarray, path: Optional[str]) -> dict:
+        results = dict(
+            img=image, img_shape=image.shape[:2], ori_shape=image.shape[:2])
+        if path is not None:
+            results['img_path'] = path
+        return results
+
+    def preprocess(self,
+                   inputs: List[InputType],
+                   batch_size: int = 1,
+                   on_bad_image: str = 'raise') -> Iterator[List[_Sample]]:
+        """Load each image and run the test pipeline; yields batches of
+        :class:`_Sample`."""
+        if on_bad_image not in ('raise', 'report'):
+            raise CAMError(f"on_bad_image must be 'raise' or 'report', got "
+                           f'{on_bad_image!r}')
+
+        def load(indexed) -> _Sample:
+            index, source = indexed
+            sample = _Sample(index, source)
+            try:
+                sample.image = read_image(source)
+                try:
+                    sample.packed, sample.geometry = self.pipeline(
+                        self._results_of(sample.image, sample.path))
+                except Exception as error:
+                    raise CAMError(f'the test pipeline failed on image '
+                                   f'{sample.stem!r}: {_one_line(error)}'
+                                   ) from None
+            except CAMError as error:
+                if on_bad_image == 'raise':
+                    raise
+                sample.error = str(error)
+            return sample
+
+        yield from self._get_chunk_data(
+            map(load, enumerate(inputs)), batch_size)
+
+    def forward(self,
+                batch: List[_Sample],
+                target_category: TargetCategory = _UNSET,
+                topk: Optional[int] = _UNSET) -> List[_Sample]:
+        """One :class:`~mmcam.cam.CAMEngine` call for the batch's good
+        images; fills each sample's ``prediction``."""
+        good = [s for s in batch if s.error is None]
+        if not good:
+            return batch
+        data = self.model.data_preprocessor(
+            pseudo_collate([s.packed for s in good]), False)
+        overrides = {}
+        if target_category is not _UNSET:
+            overrides['target_category'] = target_category
+        if topk is not _UNSET:
+            overrides['topk'] = topk
+        result = self.engine(data['inputs'], **overrides)
+        for i, sample in enumerate(good):
+            # Images of different sizes were padded at the bottom-right
+            # into one batch; keep each image's own part.
+            height, width = sample.packed['inputs'].shape[-2:]
+            input_heatmaps = np.ascontiguousarray(
+                result.heatmaps[i, :, :height, :width])
+            categories = [int(c) for c in result.categories[i]]
+            pred_scores = result.pred_scores[i]
+            pred_label = int(np.argmax(pred_scores))
+            sample.prediction = dict(
+                input_heatmaps=input_heatmaps,
+                heatmaps=(sample.geometry.to_image(input_heatmaps)
+                          if sample.geometry is not None else None),
+                input_region=(sample.geometry.input_region
+                              if sample.geometry is not None else None),
+                categories=categories,
+                scores=np.asarray(result.scores[i], np.float32),
+                class_names=[self.class_name(c) for c in categories],
+                pred_label=pred_label,
+                pred_score=float(pred_scores[pred_label]),
+                pred_class=self.class_name(pred_label),
+                pred_scores=np.asarray(pred_scores, np.float32),
+                method=result.method,
+                target_layers=list(result.target_layers),
+                note=self.pipeline.note)
+        return batch
+
+    def _picture_name(self, sample: _Sample, category: int) -> str:
+        name = f'{sample.stem}_{self.engine.method.name.lower()}_{category}'
+        # Two images with one stem (a glob over folders) keep both pictures.
+        unique, n = name, 1
+        while unique in self._taken_names:
+            n += 1
+            unique = f'{name}_{n}'
+        self._taken_names.add(unique)
+        return unique
+
+    def visualize(self,
+                  inputs: list,
+                  preds: List[_Sample],
+                  show: bool = False,
+                  wait_time: float = 0,
+                  show_dir: Optional[str] = None,
+                  out_file: Optional[str] = None,
+                  save_raw: bool = False) -> Optional[List[dict]]:
+        """Draw one picture per heatmap: the overlay on the original image
+        (or on the network input, when the pipeline cannot be inverted),
+        captioned with the class name and score.
+
+        Returns:
+            list[dict] | None: Per sample, ``pictures`` (RGB arrays) and
+            ``out_files``; None when nothing was asked for.
+        """
+        if not (show or show_dir or out_file):
+            if save_raw:
+                raise CAMError('save_raw needs show_dir or out_file, to '
+                               'know where to write')
+            return None
+        if show_dir and out_file:
+            raise CAMError('give either show_dir or out_file, not both')
+        drawn = []
+        for sample in preds:
+            if sample.error is not None:
+                drawn.append(dict(pictures=[], out_files=[]))
+                continue
+            prediction = sample.prediction
+            if prediction['heatmaps'] is not None:
+                canvas = sample.image[..., ::-1]
+                heatmaps = prediction['heatmaps']
+                outside = ~sample.geometry.region_mask()
+            else:
+                canvas = sample.packed['inputs'].numpy().transpose(
+                    1, 2, 0)[..., ::-1]
+                heatmaps = prediction['input_heatmaps']
+                outside = None
+            pictures, files = [], []
+            for heatmap, category, score, name in zip(
+                    heatmaps, prediction['categories'],
+                    prediction['scores'], prediction['class_names']):
+                # NaN leaves the image as it is where the network saw
+                # nothing, instead of painting it the colour of 0.
+                shown = heatmap if outside is None else np.where(
+                    outside, np.nan, heatmap)
+                label = f'{name} {score:.2f}'
+                picture = self.cam_visualizer.draw_cam(
+                    np.ascontiguousarray(canvas), shown, [label])
+                if out_file:
+                    target = str(out_file)
+                elif show_dir:
+                    target = osp.join(
+                        str(show_dir),
+                        self._picture_name(sample, category) + '.png')
+                else:
+                    target = None
+                if target is not None:
+                    from ..visualization import save_picture
+                    save_picture(picture, target)
+                    files.append(target)
+                    if save_raw:
+                        raw_file = osp.splitext(target)[0] + '.npy'
+                        np.save(raw_file, heatmap.astype(np.float32))
+                        files.append(raw_file)
+                if show:
+                    self.cam_visualizer.show(
+                        picture,
+                        win_name=f'{sample.stem} {label}',
+                        wait_time=wait_time)
+                pictures.append(picture)
+            drawn.append(dict(pictures=pictures, out_files=files))
+        return drawn
+
+    def postprocess(self,
+                    preds: List[_Sample],
+                    visualization: Optional[List[dict]],
+                    return_datasample: bool = False) -> List[dict]:
+        """Plain result dicts (see :meth:`__call__`)."""
+        results = []
+        for i, sample in enumerate(preds):
+            if sample.error is not None:
+                results.append(dict(img_path=sample.path, error=sample.error))
+                continue
+            result = dict(img_path=sample.path, **sample.prediction)
+            if visualization is not None:
+                result['visualization'] = visualization[i]['pictures']
+                result['out_files'] = visualization[i]['out_files']
+            results.append(result)
+        return results

@@ -1,0 +1,143 @@
+"""Read any image a user may point the tools at as 3-channel uint8 BGR.
+
+mmpretrain's ``LoadImageFromFile`` decodes as 8-bit colour, which darkens
+12-bit data stored in 16-bit files and drops transparency onto whatever
+colour the transparent pixels happen to hold. Images here keep their depth
+and alpha until :func:`to_bgr_uint8` converts them deliberately.
+"""
+from typing import Union
+
+import cv2
+import numpy as np
+
+from ..cam.errors import CAMError
+
+# Formats that may carry an alpha channel are decoded unchanged; the others
+# are decoded with EXIF orientation applied, as LoadImageFromFile does.
+_ALPHA_CAPABLE_MAGIC = (
+    b'\x89PNG',  # PNG
+    b'RIFF',  # WebP
+    b'II*\x00',  # TIFF, little-endian
+    b'MM\x00*',  # TIFF, big-endian
+)
+
+
+def _composite_on_white(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Blend ``color`` over a white background; transparent pixels often
+    hold arbitrary colours (black or garbage) that should not be seen."""
+    weight = alpha.astype(np.float32)[..., None] / 255.0
+    blended = color.astype(np.float32) * weight + 255.0 * (1 - weight)
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def _scale_to_uint8(image: np.ndarray) -> np.ndarray:
+    """Map any numeric dtype to uint8."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == bool:
+        return image.astype(np.uint8) * 255
+    values = image.astype(np.float32)
+    if np.issubdtype(image.dtype, np.floating):
+        finite = values[np.isfinite(values)]
+        # Floats in [0, 1] are the usual convention; anything else is
+        # treated like integer data below.
+        if finite.size == 0 or (finite.min() >= 0 and finite.max() <= 1):
+            return np.clip(np.rint(np.nan_to_num(values) * 255), 0,
+                           255).astype(np.uint8)
+        values = np.nan_to_num(values)
+    # 16-bit and other wide images: stretch the image's own value range,
+    # so 12-bit data stored in 16 bits is not nearly black.
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        return np.full(values.shape, 0 if high <= 0 else 255, np.uint8)
+    return np.clip(np.rint((values - low) * (255.0 / (high - low))), 0,
+                   255).astype(np.uint8)
+
+
+def to_bgr_uint8(image: np.ndarray) -> np.ndarray:
+    """Convert an image array to ``(H, W, 3)`` uint8 BGR.
+
+    Args:
+        image (np.ndarray): ``(H, W)`` gray, ``(H, W, 1)``, ``(H, W, 2)``
+            gray + alpha, ``(H, W, 3)`` BGR or ``(H, W, 4)`` BGRA, of any
+            numeric dtype. Channel order is OpenCV's (BGR), as
+            ``mmcv.imread`` returns it.
+
+    Returns:
+        np.ndarray: ``(H, W, 3)`` uint8 BGR. Gray is repeated into three
+        channels; alpha is composited over white; 16-bit and other wide
+        integer images are scaled by their own min..max range; floats in
+        [0, 1] are multiplied by 255.
+
+    Raises:
+        CAMError: for arrays that are not images.
+    """
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3
+                                    and image.shape[2] not in (2, 3, 4)):
+        raise CAMError(f'an image array must be (H, W), (H, W, 3) or '
+                       f'(H, W, 4), got shape {tuple(image.shape)}')
+    if min(image.shape[:2]) < 1:
+        raise CAMError(f'image of shape {tuple(image.shape)} is empty')
+    if not (np.issubdtype(image.dtype, np.number) or image.dtype == bool):
+        raise CAMError(f'image arrays must be numeric, got {image.dtype}')
+    image = _scale_to_uint8(image)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    channels = image.shape[2]
+    if channels == 2:
+        gray = _composite_on_white(image[..., 0], image[..., 1])
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    if channels == 4:
+        return _composite_on_white(image[..., :3], image[..., 3])
+    return np.ascontiguousarray(image)
+
+
+def decode_image(content: bytes, name: str = 'image') -> np.ndarray:
+    """Decode image file bytes to ``(H, W, 3)`` uint8 BGR.
+
+    Raises:
+        CAMError: if the bytes are not an image OpenCV can decode.
+    """
+    buffer = np.frombuffer(content, np.uint8)
+    if content[:4] in _ALPHA_CAPABLE_MAGIC:
+        flags = cv2.IMREAD_UNCHANGED
+    else:
+        flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+    image = cv2.imdecode(buffer, flags) if buffer.size else None
+    if image is None:
+        raise CAMError(f'could not read image {name!r}: not an image, or a '
+                       'corrupt or unsupported file')
+    return to_bgr_uint8(image)
+
+
+def read_image(image: Union[str, np.ndarray]) -> np.ndarray:
+    """Read a path (any mmengine file backend) or convert an array.
+
+    Args:
+        image (str | np.ndarray): A file path or URL, or an image array in
+            OpenCV's BGR(A) channel order (see :func:`to_bgr_uint8`).
+
+    Returns:
+        np.ndarray: ``(H, W, 3)`` uint8 BGR.
+
+    Raises:
+        CAMError: naming the file when it is missing or not an image.
+    """
+    if isinstance(image, np.ndarray):
+        return to_bgr_uint8(image)
+    from mmengine import fileio
+    path = str(image)
+    try:
+        content = fileio.get(path)
+    except FileNotFoundError:
+        raise CAMError(f'image {path!r} does not exist') from None
+    except IsADirectoryError:
+        raise CAMError(f'image {path!r} is a folder') from None
+    except Exception as error:  # network and other backend failures
+        reason = str(error).strip().splitlines()[0] if str(error) else type(
+            error).__name__
+        raise CAMError(f'could not read image {path!r}: {reason}') from None
+    return decode_image(content, path)

@@ -1,0 +1,162 @@
+"""Shared fixtures: the repo on sys.path, tiny classifier configs with
+checkpoints, and small test images of every kind."""
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+import mmcam  # noqa: E402,F401  (stack fixes, registries)
+
+TINY_CLASSES = ('cat', 'dog', 'bird', 'fish', 'frog')
+
+# ResNet-18 with 8 base channels on a 64x64 crop: a real residual network
+# that runs in milliseconds.
+TINY_RESNET = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='ResNet', depth=18, stem_channels=8, base_channels=8),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=5, in_channels=64))
+
+# A 2-layer ViT on a non-square 32x48 input (a 4x6 patch grid).
+TINY_VIT = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='VisionTransformer',
+        arch=dict(
+            embed_dims=32, num_layers=2, num_heads=2,
+            feedforward_channels=64),
+        img_size=(32, 48),
+        patch_size=8),
+    head=dict(
+        type='VisionTransformerClsHead', num_classes=5, in_channels=32))
+
+RESIZE_CROP_PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=72, edge='short'),
+    dict(type='CenterCrop', crop_size=64),
+    dict(type='PackInputs'),
+]
+
+VIT_PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(48, 32)),
+    dict(type='PackInputs'),
+]
+
+_CONFIG_TEMPLATE = '''\
+model = {model!r}
+data_preprocessor = dict(
+    num_classes={num_classes},
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True)
+test_pipeline = {pipeline!r}
+test_dataloader = dict(
+    batch_size=2,
+    dataset=dict(type='CustomDataset', data_root='', pipeline=test_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=False))
+default_scope = 'mmpretrain'
+'''
+
+
+def write_tiny_model(folder,
+                     name: str = 'resnet',
+                     pipeline=None,
+                     num_classes: int = 5,
+                     classes=TINY_CLASSES,
+                     seed: int = 0):
+    """Write ``<name>.py`` and a matching ``<name>.pth`` into ``folder``.
+
+    Args:
+        folder (Path): Where to write.
+        name (str): ``'resnet'`` or ``'vit'``.
+        pipeline (list, optional): Test pipeline; defaults to resize +
+            centre crop for the ResNet and a plain resize for the ViT.
+        num_classes (int): Outputs of the head.
+        classes (Sequence[str] | None): Saved in the checkpoint's
+            ``meta['dataset_meta']``; None saves no names.
+        seed (int): Seed of the random weights.
+
+    Returns:
+        tuple[Path, Path]: The config and the checkpoint.
+    """
+    import copy
+
+    import torch
+    from mmengine.runner import save_checkpoint
+    from mmpretrain.registry import MODELS
+
+    model_cfg = copy.deepcopy(TINY_RESNET if name == 'resnet' else TINY_VIT)
+    model_cfg['head']['num_classes'] = num_classes
+    if pipeline is None:
+        pipeline = RESIZE_CROP_PIPELINE if name == 'resnet' else VIT_PIPELINE
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / f'{name}.py'
+    config.write_text(
+        _CONFIG_TEMPLATE.format(
+            model=model_cfg, num_classes=num_classes, pipeline=pipeline))
+    torch.manual_seed(seed)
+    model = MODELS.build(model_cfg)
+    meta = {} if classes is None else dict(
+        dataset_meta=dict(classes=list(classes)))
+    checkpoint = folder / f'{name}.pth'
+    save_checkpoint(dict(state_dict=model.state_dict(), meta=meta),
+                    str(checkpoint))
+    return config, checkpoint
+
+
+def write_test_images(folder):
+    """Small images of every kind the tools must read.
+
+    Returns:
+        dict[str, Path]: ``color`` (80x100 JPEG), ``wide`` (60x120 PNG),
+        ``gray`` (8-bit PNG), ``rgba`` (PNG with alpha), ``gray16``
+        (16-bit PNG using 12 bits).
+    """
+    import cv2
+    import numpy as np
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:80, 0:100]
+    color = np.stack([xx * 2.5, yy * 3, (xx + yy) * 1.4], -1)
+    color = np.clip(color + rng.normal(0, 10, color.shape), 0, 255)
+    images = {
+        'color': ('color.jpg', color.astype(np.uint8)),
+        'wide': ('wide.png',
+                 rng.integers(0, 255, (60, 120, 3), dtype=np.uint8)),
+        'gray': ('gray.png', (yy * 3).astype(np.uint8)),
+        'rgba': ('rgba.png',
+                 np.dstack([color.astype(np.uint8),
+                            (xx * 2.5).astype(np.uint8)])),
+        'gray16': ('gray16.png', (xx * 40).astype(np.uint16)),
+    }
+    paths = {}
+    for key, (filename, array) in images.items():
+        path = folder / filename
+        assert cv2.imwrite(str(path), array)
+        paths[key] = path
+    return paths
+
+
+@pytest.fixture(scope='session')
+def tiny_resnet(tmp_path_factory):
+    """``(config, checkpoint)`` of a tiny 5-class ResNet-18 whose test
+    pipeline resizes the short edge to 72 and centre-crops 64x64."""
+    return write_tiny_model(tmp_path_factory.mktemp('resnet'), 'resnet')
+
+
+@pytest.fixture(scope='session')
+def tiny_vit(tmp_path_factory):
+    """``(config, checkpoint)`` of a tiny 5-class ViT on 32x48 inputs."""
+    return write_tiny_model(tmp_path_factory.mktemp('vit'), 'vit')
+
+
+@pytest.fixture(scope='session')
+def test_images(tmp_path_factory):
+    """Paths of small images of every kind (see ``write_test_images``)."""
+    return write_test_images(tmp_path_factory.mktemp('images'))

@@ -1,0 +1,59 @@
+"""Reading gray, RGBA, 16-bit, float and corrupt images."""
+import cv2
+import numpy as np
+import pytest
+
+from mmcam.cam import CAMError
+from mmcam.utils import read_image, to_bgr_uint8
+
+
+def test_files_of_every_kind_become_bgr_uint8(test_images):
+    for key, path in test_images.items():
+        image = read_image(str(path))
+        assert image.dtype == np.uint8, key
+        assert image.ndim == 3 and image.shape[2] == 3, key
+
+
+def test_gray_is_repeated_into_three_channels(test_images):
+    image = read_image(str(test_images['gray']))
+    original = cv2.imread(str(test_images['gray']), cv2.IMREAD_UNCHANGED)
+    assert (image == original[..., None]).all()
+
+
+def test_alpha_is_composited_over_white():
+    bgra = np.zeros((4, 4, 4), np.uint8)
+    bgra[..., 0] = 200  # blue where opaque
+    bgra[:, :2, 3] = 255  # left half opaque, right half transparent
+    image = to_bgr_uint8(bgra)
+    assert (image[:, :2] == [200, 0, 0]).all()
+    assert (image[:, 2:] == 255).all()
+
+
+def test_16_bit_is_scaled_by_its_own_range(test_images):
+    # 12-bit data in a 16-bit file: decoding as 8 bits would make it dark.
+    image = read_image(str(test_images['gray16']))
+    raw = cv2.imread(str(test_images['gray16']), cv2.IMREAD_UNCHANGED)
+    assert raw.dtype == np.uint16 and raw.max() < 4096
+    assert image.min() == 0 and image.max() == 255
+    expected = np.rint(raw.astype(np.float64) / raw.max() * 255)
+    assert np.abs(image[..., 0] - expected).max() <= 1
+
+
+def test_float_arrays_in_unit_range_are_scaled_by_255():
+    image = to_bgr_uint8(np.full((3, 3, 3), 0.5, np.float32))
+    assert (image == 128).all()
+
+
+@pytest.mark.parametrize('shape', [(3, 3, 5), (3, ), (0, 4, 3)])
+def test_arrays_that_are_not_images_are_refused(shape):
+    with pytest.raises(CAMError, match='shape|empty'):
+        to_bgr_uint8(np.zeros(shape, np.uint8))
+
+
+def test_missing_and_corrupt_files_name_the_file(tmp_path):
+    with pytest.raises(CAMError, match="image '.*nope.jpg' does not exist"):
+        read_image(str(tmp_path / 'nope.jpg'))
+    corrupt = tmp_path / 'broken.jpg'
+    corrupt.write_bytes(b'\xff\xd8\xff\xe0 this is not really a jpeg')
+    with pytest.raises(CAMError, match="'.*broken.jpg': not an image"):
+        read_image(str(corrupt))

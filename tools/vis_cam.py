@@ -1,0 +1,295 @@
+#!/usr/bin/env python
+"""Draw class activation maps of images with an mmpretrain classifier.
+
+A thin layer over :class:`mmcam.apis.CAMInferencer`: it parses the flags
+of MMPretrain's ``tools/visualization/vis_cam.py`` (plus ``--topk``,
+``--save-raw`` and ``--batch-size``), runs the inferencer and reports bad
+input as one line ``error: ...`` with a non-zero exit code.
+
+Examples::
+
+    python tools/vis_cam.py cat.jpg CONFIG CHECKPOINT --save-path cam.png
+    python tools/vis_cam.py 'photos/*.jpg' CONFIG CHECKPOINT \\
+        --method GradCAM++ --topk 3 --save-path cams/ --save-raw
+    python tools/vis_cam.py cat.jpg CONFIG CHECKPOINT --preview-model
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from pathlib import Path
+
+PICTURE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff',
+                    '.webp')
+TOP_PREDICTIONS = 5
+# matplotlib backends that cannot open a window.
+NON_INTERACTIVE_BACKENDS = ('agg', 'pdf', 'ps', 'svg', 'cairo', 'template',
+                            'pgf')
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Argument errors as one ``error: ...`` line, without the usage."""
+
+    def error(self, message):
+        self.exit(2, f'error: {message} (see --help)\n')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = OneLineParser(
+        description='Visualize class activation maps (CAM) of images.')
+    parser.add_argument(
+        'img', help='Image file, folder of images, or glob pattern '
+        "(quote it: 'photos/*.jpg')")
+    parser.add_argument('config', help='Config file')
+    parser.add_argument('checkpoint', help='Checkpoint file or URL')
+    parser.add_argument(
+        '--target-layers',
+        default=[],
+        nargs='+',
+        type=str,
+        help='Dotted names of the layers to compute the CAM at, e.g. '
+        'backbone.layer4.1.bn2 (see --preview-model). Defaults to the '
+        "architecture's last norm layer (for ViTs: the norm before the "
+        'last attention block).')
+    parser.add_argument(
+        '--preview-model',
+        action='store_true',
+        help='Print the layer names accepted by --target-layers with '
+        'their output shapes, mark the default one, and exit.')
+    parser.add_argument(
+        '--method',
+        default='GradCAM',
+        help='CAM method, case-insensitive: GradCAM, GradCAM++, XGradCAM, '
+        'EigenCAM, EigenGradCAM, LayerCAM, HiResCAM, ScoreCAM, AblationCAM, '
+        'FullGrad, ... Defaults to GradCAM.')
+    parser.add_argument(
+        '--target-category',
+        default=[],
+        nargs='+',
+        type=int,
+        help='Class ids to explain, one picture each. Defaults to the '
+        'predicted class.')
+    parser.add_argument(
+        '--topk',
+        type=int,
+        help='Explain the K most likely classes of each image.')
+    parser.add_argument(
+        '--eigen-smooth',
+        action='store_true',
+        help='Reduce noise with the first principal component of '
+        'weights * activations.')
+    parser.add_argument(
+        '--aug-smooth',
+        action='store_true',
+        help='Average over test-time augmentation (flips, brightness).')
+    parser.add_argument(
+        '--save-path',
+        type=Path,
+        help='Where to write the pictures: a file (.png/.jpg) when the run '
+        'makes one picture, otherwise a folder, with names '
+        '<image>_<method>_<category>.png. Without it a window shows them.')
+    parser.add_argument(
+        '--save-raw',
+        action='store_true',
+        help='Also write each heatmap as a float32 .npy in [0, 1] beside '
+        'its picture, with the same name and size.')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=1,
+        help='Images per forward pass. Defaults to 1.')
+    parser.add_argument(
+        '--device', default='cpu', help='Device, e.g. cpu or cuda:0.')
+    parser.add_argument(
+        '--vit-like',
+        action='store_true',
+        help='Treat the model as ViT-like when choosing the default layer '
+        '(token outputs are detected anyway).')
+    parser.add_argument(
+        '--num-extra-tokens',
+        type=int,
+        help='Class/distillation tokens before the patch tokens. Defaults '
+        "to the backbone's num_extra_tokens.")
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        metavar='KEY=VALUE',
+        help='Override config settings, e.g. '
+        'model.head.num_classes=10 or key="[a,b]" (no spaces).')
+    return parser.parse_args(argv)
+
+
+def parse_cfg_options(pairs):
+    """``KEY=VALUE`` strings as mmengine's ``DictAction`` reads them."""
+    from mmengine.config import DictAction
+
+    from mmcam.cam import CAMError
+    for pair in pairs:
+        if '=' not in pair or pair.startswith('='):
+            raise CAMError(f'bad --cfg-options {pair!r}: expected '
+                           'KEY=VALUE')
+    namespace = argparse.Namespace()
+    DictAction(['--cfg-options'], 'cfg_options')(None, namespace, pairs)
+    return namespace.cfg_options
+
+
+def has_display() -> bool:
+    if sys.platform in ('win32', 'darwin'):
+        return True
+    return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
+
+
+def check_window_possible() -> None:
+    """Fail before any work when pictures are to be shown but cannot."""
+    from mmcam.cam import CAMError
+    hint = 'pass --save-path FILE_OR_FOLDER to write the pictures instead'
+    if not has_display():
+        raise CAMError(f'no display to show the pictures on; {hint}')
+    import matplotlib
+    backend = matplotlib.get_backend().lower()
+    if any(backend.startswith(b) for b in NON_INTERACTIVE_BACKENDS):
+        raise CAMError(f'matplotlib backend {backend!r} cannot open a '
+                       f'window; {hint}')
+
+
+def print_layers(inferencer, image) -> None:
+    from mmcam.cam import CAMError
+    try:
+        inferencer.input_shape(image)
+    except CAMError:
+        image = None  # unreadable: shapes for a 224x224 image instead
+    records, targets = inferencer.record_layers(image)
+    height, width = inferencer.input_shape(image)
+    print(f'network input 1x3x{height}x{width}; output shape of each '
+          'layer:')
+    width = max(len(r.name) for r in records) + 2
+    type_width = max(len(r.type_name) for r in records) + 2
+    for record in records:
+        mark = '  <- target layer' if record.name in targets else ''
+        shape = 'x'.join(str(d) for d in record.output_shape) or '-'
+        print(f'{record.name:<{width}}{record.type_name:<{type_width}}'
+              f'{shape}{mark}')
+    given = 'given' if inferencer.settings.target_layers else 'default'
+    print(f'\n{given} target layer(s): {", ".join(targets)}; pass other '
+          'names to --target-layers')
+
+
+def picture_destination(save_path, num_pictures: int) -> dict:
+    """``out_file`` for one picture written to a file path, else
+    ``show_dir``."""
+    from mmcam.cam import CAMError
+    path = str(save_path)
+    is_file = osp.splitext(path)[1].lower() in PICTURE_SUFFIXES
+    if is_file and num_pictures == 1:
+        return dict(out_file=path)
+    if is_file:
+        raise CAMError(f'this run makes {num_pictures} pictures, so '
+                       f'--save-path must be a folder, not {path!r}')
+    if osp.isfile(path):
+        raise CAMError(f'--save-path {path!r} is a file; give a folder')
+    return dict(show_dir=path)
+
+
+def describe(result, inferencer) -> str:
+    name = osp.basename(result['img_path'] or 'array')
+    scores = result['pred_scores']
+    top = scores.argsort()[::-1][:TOP_PREDICTIONS]
+    ranked = ', '.join(f'{inferencer.class_name(c)} ({c}) {scores[c]:.3f}'
+                       for c in top)
+    return f'{name}: {ranked}'
+
+
+def run(args) -> int:
+    import mmcam  # noqa: F401  (stack fixes and registries, before configs)
+    from mmcam.apis import CAMInferencer
+    from mmcam.cam import CAMError
+    from mmcam.utils import collect_images
+
+    if args.save_raw and args.save_path is None:
+        raise CAMError('--save-raw needs --save-path')
+    if not args.preview_model and args.save_path is None:
+        check_window_possible()
+    cfg_options = parse_cfg_options(args.cfg_options) \
+        if args.cfg_options else None
+    images = collect_images(args.img)
+
+    inferencer = CAMInferencer(
+        args.config,
+        pretrained=args.checkpoint,
+        device=args.device,
+        cfg_options=cfg_options,
+        method=args.method,
+        target_layers=args.target_layers,
+        target_category=args.target_category or None,
+        topk=args.topk,
+        eigen_smooth=args.eigen_smooth,
+        aug_smooth=args.aug_smooth,
+        vit_like=args.vit_like,
+        num_extra_tokens=args.num_extra_tokens)
+
+    if args.preview_model:
+        print_layers(inferencer, images[0])
+        return 0
+
+    num_pictures = len(images) * inferencer.categories_per_image()
+    if args.save_path is not None:
+        output = picture_destination(args.save_path, num_pictures)
+        output['save_raw'] = args.save_raw
+    else:
+        output = dict(show=True)
+
+    failed = written = 0
+    first = True
+    for result in inferencer.iter_results(
+            images,
+            batch_size=args.batch_size,
+            on_bad_image='report',
+            **output):
+        if 'error' in result:
+            failed += 1
+            print(f'error: {result["error"]}', file=sys.stderr, flush=True)
+            continue
+        if first:
+            print(f'{result["method"]} at '
+                  f'{", ".join(result["target_layers"])}')
+            if result['note']:
+                print(f'note: {result["note"]}')
+            first = False
+        print(describe(result, inferencer), flush=True)
+        written += sum(f.endswith(PICTURE_SUFFIXES)
+                       for f in result.get('out_files', []))
+    if args.save_path is not None and written:
+        print(f'wrote {written} picture(s) to {args.save_path}')
+    if failed:
+        print(f'error: {failed} of {len(images)} image(s) failed',
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import warnings
+
+    # Library warnings (mmcv-lite's missing ops, deprecations) would
+    # bury the tool's own output; problems are reported as errors.
+    warnings.filterwarnings('ignore')
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print('error: interrupted', file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: B902  (one line, never a traceback)
+        from mmcam.cam import CAMError
+        message = ' '.join(str(error).split()) or type(error).__name__
+        if not isinstance(error, CAMError):
+            if os.environ.get('MMCAM_DEBUG'):
+                raise
+            message = (f'{type(error).__name__}: {message} (set '
+                       'MMCAM_DEBUG=1 for the traceback)')
+        print(f'error: {message}', file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
