@@ -32,6 +32,9 @@ class CAMVisualizer(Visualizer):
             Defaults to True.
         max_columns (int): Overlays per row before a new row starts, for
             many categories or methods. Defaults to 4.
+        caption_inside (bool): Draw captions over the top of each panel
+            instead of in a bar above it, so a panel keeps the image's
+            size. Defaults to False.
         **kwargs: Passed to :class:`mmengine.visualization.Visualizer`
             (``vis_backends``, ``save_dir``, ...).
     """
@@ -42,6 +45,7 @@ class CAMVisualizer(Visualizer):
                  alpha: float = 0.5,
                  show_original: bool = True,
                  max_columns: int = 4,
+                 caption_inside: bool = False,
                  **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         colormap_code(colormap)  # fail at build time on a bad name
@@ -51,6 +55,7 @@ class CAMVisualizer(Visualizer):
         self.alpha = alpha
         self.show_original = show_original
         self.max_columns = max(1, int(max_columns))
+        self.caption_inside = caption_inside
 
     def draw_cam(self,
                  image: np.ndarray,
@@ -84,9 +89,10 @@ class CAMVisualizer(Visualizer):
                                     self.alpha)
             if captioned:
                 label = labels[index] if index < len(labels) else ''
-                panel = add_caption(panel, label)
+                panel = add_caption(panel, label, self.caption_inside)
             panels.append(panel)
-        original = add_caption(image, original_label) if captioned else image
+        original = add_caption(image, original_label,
+                               self.caption_inside) if captioned else image
         rows = []
         for start in range(0, len(panels), self.max_columns):
             row = panels[start:start + self.max_columns]

@@ -58,9 +58,13 @@ def overlay_heatmap(image: np.ndarray,
     return np.where(covered[..., None], blended, image)
 
 
-def add_caption(image: np.ndarray, text: str) -> np.ndarray:
+def add_caption(image: np.ndarray,
+                text: str,
+                inside: bool = False) -> np.ndarray:
     """Put ``text`` in a dark bar above the image; the bar and the font
-    scale with the image width so captions stay legible."""
+    scale with the image width so captions stay legible. With ``inside``
+    the bar is blended over the image's top rows instead, so the picture
+    keeps the image's size (pixel-aligned with its heatmap)."""
     width = image.shape[1]
     scale = max(0.35, min(1.0, width / 560))
     thickness = 1 if scale < 0.7 else 2
@@ -77,6 +81,12 @@ def add_caption(image: np.ndarray, text: str) -> np.ndarray:
     cv2.putText(bar, text, (4, bar_h - baseline - 4),
                 cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness,
                 cv2.LINE_AA)
+    if inside:
+        captioned = image.copy()
+        rows = min(bar_h, image.shape[0])
+        captioned[:rows] = cv2.addWeighted(bar[:rows], 0.7, image[:rows],
+                                           0.3, 0)
+        return captioned
     return np.concatenate([bar, image], axis=0)
 
 
