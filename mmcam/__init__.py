@@ -11,5 +11,6 @@ compat.apply_all()
 
 from .visualization import CAMVisualizer  # noqa: E402  (registers it)
 from .apis import CAMInferencer  # noqa: E402
+from .engine import CAMHook  # noqa: E402  (registers it)
 
-__all__ = ['__version__', 'CAMInferencer', 'CAMVisualizer']
+__all__ = ['__version__', 'CAMHook', 'CAMInferencer', 'CAMVisualizer']

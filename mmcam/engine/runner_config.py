@@ -1,0 +1,97 @@
+"""Loading Runner configs for ``tools/train.py`` and ``tools/test.py``.
+
+Mistakes in a config path, a ``--cfg-options`` value or a config's types
+become one :class:`~mmcam.cam.CAMError` naming the bad value, which the
+tools print as one line.
+"""
+import os.path as osp
+from copy import deepcopy
+from typing import Optional
+
+from mmengine.config import Config, ConfigDict
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmcam.cam import CAMError
+
+# What a mistake in a config looks like while it is loaded or built:
+# unknown registry types (KeyError), wrong arguments (TypeError), bad values
+# (ValueError, AssertionError), missing files or modules.
+CONFIG_ERRORS = (KeyError, TypeError, ValueError, AssertionError,
+                 ImportError, OSError, SyntaxError, NameError)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error.args[0]) if isinstance(error, KeyError) and \
+        error.args else str(error)
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def load_runner_config(path: str) -> Config:
+    """Load the config at ``path``.
+
+    Raises:
+        CAMError: a missing or broken file.
+    """
+    if not osp.isfile(path):
+        raise CAMError(f'config file {path!r} does not exist')
+    try:
+        return Config.fromfile(path)
+    except CONFIG_ERRORS as error:
+        raise CAMError(f'cannot load config {path!r}: '
+                       f'{_first_line(error)}') from None
+
+
+def merge_cfg_options(cfg: Config, cfg_options: Optional[dict]) -> Config:
+    """Merge parsed ``--cfg-options`` into ``cfg``.
+
+    Raises:
+        CAMError: an option that does not fit the config, e.g. an index
+            past the end of a list.
+    """
+    if cfg_options:
+        try:
+            cfg.merge_from_dict(cfg_options)
+        except CONFIG_ERRORS as error:
+            raise CAMError(f'bad --cfg-options {cfg_options}: '
+                           f'{_first_line(error)}') from None
+    return cfg
+
+
+def set_default_dataloader_args(cfg: Config,
+                                field: str,
+                                pin_memory: bool = True,
+                                persistent_workers: bool = True) -> None:
+    """mmpretrain's dataloader defaults, kept valid for ``num_workers=0``
+    (``persistent_workers`` needs worker processes)."""
+    if cfg.get(field, None) is None:
+        return
+    dataloader = ConfigDict(
+        pin_memory=pin_memory, collate_fn=dict(type='default_collate'))
+    dataloader.update(deepcopy(cfg[field]))
+    if not pin_memory:
+        dataloader.pin_memory = False
+    if persistent_workers and dataloader.get('num_workers', 0) > 0:
+        dataloader.setdefault('persistent_workers', True)
+    else:
+        dataloader.pop('persistent_workers', None)
+    cfg[field] = dataloader
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The Runner a config describes (``runner_type`` if it names one).
+
+    Raises:
+        CAMError: a bad CAM setting, or a type or argument the registries
+            do not know.
+    """
+    try:
+        if 'runner_type' in cfg:
+            return RUNNERS.build(cfg)
+        return Runner.from_cfg(cfg)
+    except CAMError:
+        raise
+    except CONFIG_ERRORS as error:
+        raise CAMError(f'cannot build the runner: '
+                       f'{_first_line(error)}') from None

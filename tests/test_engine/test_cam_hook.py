@@ -1,0 +1,188 @@
+"""CAMHook inside Runner loops, in this process: tiny model, 8 images."""
+import glob
+import os
+import os.path as osp
+
+import cv2
+import pytest
+import torch
+from conftest import BLACK_SAMPLE, NUM_SAMPLES
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from mmcam.cam import CAMEngine, CAMError
+from mmcam.engine import CAMHook
+
+
+def _cam_hook(cfg, **kwargs):
+    hook = dict(type='CAMHook', interval=1)
+    hook.update(kwargs)
+    cfg.custom_hooks = [hook]
+    return cfg
+
+
+def _pictures(folder):
+    return sorted(osp.basename(p) for p in glob.glob(osp.join(folder, '*')))
+
+
+def _log_text(work_dir):
+    logs = glob.glob(osp.join(work_dir, '*', '*.log'))
+    assert logs, f'no log file in {work_dir}'
+    return ''.join(open(log).read() for log in logs)
+
+
+def test_test_run_writes_one_picture_per_sample(tiny_cfg, tmp_path):
+    out_dir = str(tmp_path / 'cams')
+    _cam_hook(tiny_cfg, out_dir=out_dir)
+    Runner.from_cfg(tiny_cfg).test()
+
+    expected = [f'{i}_GradCAM_pred.png' for i in range(NUM_SAMPLES)]
+    assert _pictures(osp.join(out_dir, 'test')) == sorted(expected)
+    picture = cv2.imread(osp.join(out_dir, 'test', '0_GradCAM_pred.png'))
+    # The original beside one overlay, at least as large as the image.
+    assert picture.shape[0] >= 32 and picture.shape[1] >= 2 * 32
+
+
+def test_interval_category_and_method_name_the_files(tiny_cfg, tmp_path):
+    out_dir = str(tmp_path / 'cams')
+    _cam_hook(
+        tiny_cfg,
+        out_dir=out_dir,
+        interval=3,
+        method='GradCAM++',
+        target_category='gt',
+        target_layers=['backbone.layer3'])
+    Runner.from_cfg(tiny_cfg).test()
+    assert _pictures(osp.join(out_dir, 'test')) == [
+        f'{i}_GradCAMPlusPlus_gt.png' for i in (0, 3, 6)
+    ]
+
+
+def test_training_with_validation_ema_frozen_fp16(tiny_cfg, tmp_path):
+    """Validation inside training, with EMA weights swapped in, a frozen
+    stem and autocast validation; pictures per epoch, training goes on."""
+    out_dir = str(tmp_path / 'cams')
+    _cam_hook(tiny_cfg, out_dir=out_dir, interval=2, topk=2)
+    tiny_cfg.custom_hooks.append(dict(type='EMAHook', momentum=0.5))
+    tiny_cfg.model.backbone.frozen_stages = 1
+    tiny_cfg.val_cfg = dict(fp16=True)
+    runner = Runner.from_cfg(tiny_cfg)
+    runner.train()
+
+    for epoch in (1, 2):
+        assert _pictures(osp.join(out_dir, f'val_epoch_{epoch}')) == [
+            f'{i}_GradCAM_top2.png' for i in (0, 2, 4, 6)
+        ]
+    assert osp.isfile(osp.join(tiny_cfg.work_dir, 'epoch_2.pth'))
+    # The engine restored what it changed.
+    model = runner.model
+    assert not model.backbone.layer1[0].conv1.weight.requires_grad
+    assert model.backbone.layer4[0].conv1.weight.requires_grad
+    assert 'CAMHook: no heatmap' not in _log_text(tiny_cfg.work_dir)
+
+
+def test_pictures_reach_vis_backends_with_epoch_as_step(tiny_cfg):
+    _cam_hook(tiny_cfg, interval=4)
+    tiny_cfg.train_cfg.max_epochs = 1
+    runner = Runner.from_cfg(tiny_cfg)
+    runner.train()
+    images = glob.glob(
+        osp.join(runner.log_dir, 'vis_data', 'vis_image', '*.png'))
+    assert sorted(osp.basename(p) for p in images) == [
+        'cam_val_0_GradCAM_pred_1.png', 'cam_val_4_GradCAM_pred_1.png'
+    ]
+
+
+def test_tensorboard_backend_receives_the_pictures(tiny_cfg):
+    pytest.importorskip('tensorboard')
+    from tensorboard.backend.event_processing.event_accumulator import \
+        EventAccumulator
+    _cam_hook(tiny_cfg, interval=3)
+    tiny_cfg.visualizer = dict(
+        type='CAMVisualizer',
+        vis_backends=[dict(type='TensorboardVisBackend')])
+    runner = Runner.from_cfg(tiny_cfg)
+    runner.test()
+    runner.visualizer.close()  # flushes the event file
+
+    event_dir = osp.join(runner.log_dir, 'vis_data')
+    events = glob.glob(osp.join(event_dir, 'events.out.tfevents.*'))
+    assert events
+    accumulator = EventAccumulator(event_dir, size_guidance={'images': 0})
+    accumulator.Reload()
+    tags = sorted(accumulator.Tags()['images'])
+    assert tags == [f'cam_test_{i}_GradCAM_pred' for i in (0, 3, 6)]
+    image = accumulator.Images(tags[0])[0]
+    assert image.step == 0 and image.width >= 64
+
+
+def test_unknown_layer_is_reported_when_the_run_starts(tiny_cfg):
+    _cam_hook(tiny_cfg, target_layers=['backbone.layer9'])
+    runner = Runner.from_cfg(tiny_cfg)
+    seen_batches = []
+    runner.register_hook(_BatchCounter(seen_batches))
+    with pytest.raises(CAMError) as error:
+        runner.test()
+    assert str(error.value).startswith("unknown target layer 'backbone.layer9'")
+    assert '\n' not in str(error.value)
+    assert seen_batches == []
+
+
+def test_bad_settings_fail_when_the_hook_is_built():
+    with pytest.raises(CAMError, match="unknown CAM method 'Nope'"):
+        CAMHook(method='Nope')
+    with pytest.raises(CAMError, match='interval'):
+        CAMHook(interval=0)
+    with pytest.raises(CAMError, match='phases'):
+        CAMHook(phases=['train'])
+
+
+class _BatchCounter(Hook):
+
+    def __init__(self, seen):
+        self.seen = seen
+
+    def before_test_iter(self, runner, batch_idx, data_batch=None):
+        self.seen.append(batch_idx)
+
+
+@pytest.mark.parametrize('error', [
+    RuntimeError('an odd sample'),
+    torch.OutOfMemoryError('CUDA out of memory. Tried to allocate 2 GiB'),
+])
+def test_failing_sample_is_a_warning_and_training_goes_on(
+        tiny_cfg, tmp_path, monkeypatch, error):
+    """The engine fails on the black image only; the other samples get
+    their pictures, training finishes, the log names the sample."""
+    original_call = CAMEngine.__call__
+
+    def fail_on_black_image(engine, inputs, **kwargs):
+        # Each channel of a constant image is constant after normalization.
+        if (inputs.flatten(2).std(dim=2).amax(dim=1) == 0).any():
+            raise error
+        return original_call(engine, inputs, **kwargs)
+
+    monkeypatch.setattr(CAMEngine, '__call__', fail_on_black_image)
+    out_dir = str(tmp_path / 'cams')
+    _cam_hook(tiny_cfg, out_dir=out_dir)
+    tiny_cfg.train_cfg.max_epochs = 1
+    Runner.from_cfg(tiny_cfg).train()
+
+    drawn = _pictures(osp.join(out_dir, 'val_epoch_1'))
+    assert drawn == sorted(f'{i}_GradCAM_pred.png' for i in range(NUM_SAMPLES)
+                           if i != BLACK_SAMPLE)
+    assert osp.isfile(osp.join(tiny_cfg.work_dir, 'epoch_1.pth'))
+    log = _log_text(tiny_cfg.work_dir)
+    warning = [line for line in log.splitlines() if 'CAMHook' in line]
+    assert len(warning) == 1
+    assert f'no heatmap for val sample {BLACK_SAMPLE}' in warning[0]
+    assert '9.png' in warning[0]
+    assert type(error).__name__ in warning[0]
+
+
+def test_hook_disabled_draws_nothing(tiny_cfg, tmp_path):
+    out_dir = str(tmp_path / 'cams')
+    _cam_hook(tiny_cfg, out_dir=out_dir, enable=False,
+              target_layers=['backbone.not_checked_when_disabled'])
+    Runner.from_cfg(tiny_cfg).test()
+    assert not os.path.exists(out_dir)
