@@ -1,5 +1,10 @@
 """Shared fixtures: the repo on sys.path, tiny classifier configs with
-checkpoints, and small test images of every kind."""
+checkpoints, and small test images of every kind.
+
+Test modules reach the helpers here through fixtures, not ``from conftest
+import``: several folders have a conftest.py, and which one Python finds
+under that name depends on the order pytest collects them.
+"""
 import sys
 from pathlib import Path
 
@@ -15,8 +20,7 @@ TINY_CLASSES = ('cat', 'dog', 'bird', 'fish', 'frog')
 # that runs in milliseconds.
 TINY_RESNET = dict(
     type='ImageClassifier',
-    backbone=dict(
-        type='ResNet', depth=18, stem_channels=8, base_channels=8),
+    backbone=dict(type='ResNet', depth=18, stem_channels=8, base_channels=8),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(type='LinearClsHead', num_classes=5, in_channels=64))
 
@@ -26,12 +30,10 @@ TINY_VIT = dict(
     backbone=dict(
         type='VisionTransformer',
         arch=dict(
-            embed_dims=32, num_layers=2, num_heads=2,
-            feedforward_channels=64),
+            embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
         img_size=(32, 48),
         patch_size=8),
-    head=dict(
-        type='VisionTransformerClsHead', num_classes=5, in_channels=32))
+    head=dict(type='VisionTransformerClsHead', num_classes=5, in_channels=32))
 
 RESIZE_CROP_PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -104,8 +106,8 @@ def write_tiny_model(folder,
     meta = {} if classes is None else dict(
         dataset_meta=dict(classes=list(classes)))
     checkpoint = folder / f'{name}.pth'
-    save_checkpoint(dict(state_dict=model.state_dict(), meta=meta),
-                    str(checkpoint))
+    save_checkpoint(
+        dict(state_dict=model.state_dict(), meta=meta), str(checkpoint))
     return config, checkpoint
 
 
@@ -127,12 +129,12 @@ def write_test_images(folder):
     color = np.clip(color + rng.normal(0, 10, color.shape), 0, 255)
     images = {
         'color': ('color.jpg', color.astype(np.uint8)),
-        'wide': ('wide.png',
-                 rng.integers(0, 255, (60, 120, 3), dtype=np.uint8)),
+        'wide':
+        ('wide.png', rng.integers(0, 255, (60, 120, 3), dtype=np.uint8)),
         'gray': ('gray.png', (yy * 3).astype(np.uint8)),
-        'rgba': ('rgba.png',
-                 np.dstack([color.astype(np.uint8),
-                            (xx * 2.5).astype(np.uint8)])),
+        'rgba':
+        ('rgba.png',
+         np.dstack([color.astype(np.uint8), (xx * 2.5).astype(np.uint8)])),
         'gray16': ('gray16.png', (xx * 40).astype(np.uint16)),
     }
     paths = {}
@@ -160,3 +162,15 @@ def tiny_vit(tmp_path_factory):
 def test_images(tmp_path_factory):
     """Paths of small images of every kind (see ``write_test_images``)."""
     return write_test_images(tmp_path_factory.mktemp('images'))
+
+
+@pytest.fixture(scope='session')
+def tiny_model_writer():
+    """``write_tiny_model`` (see above), for configs a test varies."""
+    return write_tiny_model
+
+
+@pytest.fixture(scope='session')
+def tiny_classes():
+    """The class names saved in the tiny models' checkpoints."""
+    return TINY_CLASSES

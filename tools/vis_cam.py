@@ -19,8 +19,7 @@ import os.path as osp
 import sys
 from pathlib import Path
 
-PICTURE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff',
-                    '.webp')
+PICTURE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 TOP_PREDICTIONS = 5
 # matplotlib backends that cannot open a window.
 NON_INTERACTIVE_BACKENDS = ('agg', 'pdf', 'ps', 'svg', 'cairo', 'template',
@@ -38,7 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = OneLineParser(
         description='Visualize class activation maps (CAM) of images.')
     parser.add_argument(
-        'img', help='Image file, folder of images, or glob pattern '
+        'img',
+        help='Image file, folder of images, or glob pattern '
         "(quote it: 'photos/*.jpg')")
     parser.add_argument('config', help='Config file')
     parser.add_argument('checkpoint', help='Checkpoint file or URL')
@@ -241,9 +241,7 @@ def run(args) -> int:
     failed = written = 0
     first = True
     for result in inferencer.iter_results(
-            images,
-            batch_size=args.batch_size,
-            on_bad_image='report',
+            images, batch_size=args.batch_size, on_bad_image='report',
             **output):
         if 'error' in result:
             failed += 1
@@ -256,15 +254,15 @@ def run(args) -> int:
                 print(f'note: {result["note"]}')
             first = False
         print(describe(result, inferencer), flush=True)
-        written += sum(f.endswith(PICTURE_SUFFIXES)
-                       for f in result.get('out_files', []))
+        written += sum(
+            f.endswith(PICTURE_SUFFIXES) for f in result.get('out_files', []))
     if args.save_path is not None and written:
         print(f'wrote {written} picture(s) to {args.save_path}')
-    if failed:
-        print(f'error: {failed} of {len(images)} image(s) failed',
-              file=sys.stderr)
-        return 1
-    return 0
+    if failed and len(images) > 1:
+        print(
+            f'error: {failed} of {len(images)} image(s) failed',
+            file=sys.stderr)
+    return 1 if failed else 0
 
 
 def main(argv=None) -> int:

@@ -5,8 +5,8 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
-                    Tuple, Union)
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 import torch
@@ -19,8 +19,7 @@ from mmengine.registry import DefaultScope
 from ..cam import CAMEngine, CAMError, CAMSettings, LayerRecord
 from ..cam.settings import TargetCategory
 from ..utils import (InputGeometry, InvertiblePipeline, collect_images,
-                     load_checkpoint_strictly, read_image,
-                     resolve_class_names)
+                     load_checkpoint_strictly, read_image, resolve_class_names)
 
 ModelType = Union[str, Path, Config, ConfigDict]
 InputType = Union[str, Path, np.ndarray]
@@ -151,9 +150,9 @@ class CAMInferencer(BaseInferencer):
     # Building
     # ------------------------------------------------------------------
     @staticmethod
-    def _resolve_model(model: ModelType, pretrained,
-                       cfg_options: Optional[dict]
-                       ) -> Tuple[Config, Optional[str]]:
+    def _resolve_model(
+            model: ModelType, pretrained,
+            cfg_options: Optional[dict]) -> Tuple[Config, Optional[str]]:
         """The config and the checkpoint to load (None for none)."""
         hub_weights = None
         if isinstance(model, (Config, ConfigDict)):
@@ -223,7 +222,9 @@ class CAMInferencer(BaseInferencer):
                                f'sees {torch.cuda.device_count()} GPU(s)')
         return str(parsed)
 
-    def _init_model(self, cfg: Config, weights: Optional[str],
+    def _init_model(self,
+                    cfg: Config,
+                    weights: Optional[str],
                     device: str = 'cpu') -> nn.Module:
         from mmpretrain.registry import MODELS
         model_cfg = copy.deepcopy(cfg.model)
@@ -296,8 +297,8 @@ class CAMInferencer(BaseInferencer):
     # ------------------------------------------------------------------
     # Layers
     # ------------------------------------------------------------------
-    def input_shape(self, image: Optional[InputType] = None
-                    ) -> Tuple[int, int]:
+    def input_shape(self,
+                    image: Optional[InputType] = None) -> Tuple[int, int]:
         """``(H, W)`` of the network input for ``image`` (a path or array),
         or for a 224x224 gray image when none is given."""
         if image is None:
@@ -323,8 +324,8 @@ class CAMInferencer(BaseInferencer):
         height, width = self.input_shape(image)
         shape = (1, 3, height, width)
         records: Dict[str, LayerRecord] = {}
-        for record in sorted(self.engine.record_layers(shape),
-                             key=lambda r: r.start):
+        for record in sorted(
+                self.engine.record_layers(shape), key=lambda r: r.start):
             records.setdefault(record.name, record)
         records = list(records.values())
         names = [name for name, _ in self.engine.target_layers(shape)]
@@ -419,31 +420,47 @@ class CAMInferencer(BaseInferencer):
             unit='image',
             file=sys.stderr,
             # None: tqdm draws only on a terminal.
-            disable=True if not self.show_progress or len(images) < 2 else
-            None)
+            disable=True
+            if not self.show_progress or len(images) < 2 else None)
         try:
             for batch in self.preprocess(images, batch_size,
                                          **preprocess_kwargs):
                 preds = self.forward(batch, **forward_kwargs)
-                visualization = self.visualize(
-                    [s.source for s in batch], preds, **visualize_kwargs)
+                visualization = self.visualize([s.source for s in batch],
+                                               preds, **visualize_kwargs)
                 yield from self.postprocess(preds, visualization)
                 progress.update(len(batch))
         finally:
             progress.close()
 
-    def categories_per_image(self, target_category=_UNSET,
-                             topk=_UNSET) -> int:
-        """How many heatmaps each image gets with these overrides."""
+    @staticmethod
+    def _call_overrides(target_category, topk) -> dict:
+        """Engine arguments for one call. Categories given for a call
+        replace the configured topk, and a topk given for a call replaces
+        the configured categories."""
+        overrides = {}
         if target_category is not _UNSET:
-            category = CAMSettings(
-                target_category=target_category).target_category
-        else:
-            category = self.settings.target_category
-        k = self.settings.topk if topk is _UNSET else topk
-        if k is not None:
-            return int(k)
-        return len(category) if isinstance(category, list) else 1
+            overrides['target_category'] = target_category
+            overrides['topk'] = None
+        if topk is not _UNSET:
+            overrides['topk'] = topk
+            overrides.setdefault('target_category', None)
+        # Validated here, once, with the settings' one-line errors.
+        CAMSettings(**overrides)
+        return overrides
+
+    def categories_per_image(self, target_category=_UNSET, topk=_UNSET) -> int:
+        """How many heatmaps each image gets with these overrides."""
+        overrides = self._call_overrides(target_category, topk)
+        settings = CAMSettings(
+            target_category=overrides.get('target_category',
+                                          self.settings.target_category),
+            topk=overrides.get('topk', self.settings.topk))
+        if settings.topk is not None:
+            return settings.topk
+        if isinstance(settings.target_category, list):
+            return len(settings.target_category)
+        return 1
 
     @staticmethod
     def _results_of(image: np.ndarray, path: Optional[str]) -> dict:
@@ -472,9 +489,9 @@ class CAMInferencer(BaseInferencer):
                     sample.packed, sample.geometry = self.pipeline(
                         self._results_of(sample.image, sample.path))
                 except Exception as error:
-                    raise CAMError(f'the test pipeline failed on image '
-                                   f'{sample.stem!r}: {_one_line(error)}'
-                                   ) from None
+                    raise CAMError(
+                        f'the test pipeline failed on image '
+                        f'{sample.stem!r}: {_one_line(error)}') from None
             except CAMError as error:
                 if on_bad_image == 'raise':
                     raise
@@ -495,12 +512,8 @@ class CAMInferencer(BaseInferencer):
             return batch
         data = self.model.data_preprocessor(
             pseudo_collate([s.packed for s in good]), False)
-        overrides = {}
-        if target_category is not _UNSET:
-            overrides['target_category'] = target_category
-        if topk is not _UNSET:
-            overrides['topk'] = topk
-        result = self.engine(data['inputs'], **overrides)
+        result = self.engine(data['inputs'],
+                             **self._call_overrides(target_category, topk))
         for i, sample in enumerate(good):
             # Images of different sizes were padded at the bottom-right
             # into one batch; keep each image's own part.
@@ -578,8 +591,8 @@ class CAMInferencer(BaseInferencer):
                 outside = None
             pictures, files = [], []
             for heatmap, category, score, name in zip(
-                    heatmaps, prediction['categories'],
-                    prediction['scores'], prediction['class_names']):
+                    heatmaps, prediction['categories'], prediction['scores'],
+                    prediction['class_names']):
                 # NaN leaves the image as it is where the network saw
                 # nothing, instead of painting it the colour of 0.
                 shown = heatmap if outside is None else np.where(

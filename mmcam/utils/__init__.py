@@ -10,7 +10,7 @@ from .pipeline_inversion import InvertiblePipeline
 
 __all__ = [
     'IMAGE_EXTENSIONS', 'InputGeometry', 'InvertiblePipeline',
-    'check_state_dict_fits', 'collect_images', 'decode_image',
-    'is_image_file', 'load_checkpoint_strictly', 'read_image',
-    'resolve_class_names', 'to_bgr_uint8'
+    'check_state_dict_fits', 'collect_images', 'decode_image', 'is_image_file',
+    'load_checkpoint_strictly', 'read_image', 'resolve_class_names',
+    'to_bgr_uint8'
 ]

@@ -81,8 +81,7 @@ def _read_checkpoint(filename: str) -> dict:
             raise CAMError(f'could not download checkpoint {filename!r} '
                            f'({_first_line(error)})') from None
         raise CAMError(f'{filename!r} is not a PyTorch checkpoint that '
-                       f'can be loaded safely: {_first_line(error)}'
-                       ) from None
+                       f'can be loaded safely: {_first_line(error)}') from None
     if not isinstance(checkpoint, dict):
         raise CAMError(f'{filename!r} holds a {type(checkpoint).__name__}, '
                        'not a checkpoint dict')
@@ -96,9 +95,8 @@ def _state_dict_of(checkpoint: dict, filename: str) -> Dict[str, object]:
         raise CAMError(f'{filename!r} is not a model checkpoint: it has no '
                        'state_dict of tensors')
     # Weights saved from DDP-wrapped models carry a 'module.' prefix.
-    return OrderedDict(
-        (re.sub(r'^module\.', '', key), value)
-        for key, value in state_dict.items())
+    return OrderedDict((re.sub(r'^module\.', '', key), value)
+                       for key, value in state_dict.items())
 
 
 def _some(keys: List[str]) -> str:

@@ -28,8 +28,9 @@ def _names_from_config(cfg: Config) -> Tuple[Optional[List[str]], str]:
         while 'dataset' in dataset and 'classes' not in dataset:
             dataset = dataset['dataset']
         candidates.append((f'config {loader}.dataset', dataset))
-        candidates.append((f'config {loader}.dataset.metainfo',
-                           dataset.get('metainfo') or {}))
+        candidates.append(
+            (f'config {loader}.dataset.metainfo', dataset.get('metainfo')
+             or {}))
     for source, holder in candidates:
         names = _as_names(holder.get('classes'))
         if names:
@@ -50,11 +51,11 @@ def _names_from_config(cfg: Config) -> Tuple[Optional[List[str]], str]:
     return None, ''
 
 
-def resolve_class_names(num_classes: Optional[int],
-                        checkpoint_meta: Optional[dict] = None,
-                        cfg: Optional[Config] = None,
-                        classes: Optional[Sequence[str]] = None
-                        ) -> Tuple[List[str], str]:
+def resolve_class_names(
+        num_classes: Optional[int],
+        checkpoint_meta: Optional[dict] = None,
+        cfg: Optional[Config] = None,
+        classes: Optional[Sequence[str]] = None) -> Tuple[List[str], str]:
     """The name of every class and where the names came from.
 
     Sources, first match wins (a list whose length differs from
@@ -80,8 +81,8 @@ def resolve_class_names(num_classes: Optional[int],
     """
     meta = checkpoint_meta or {}
     candidates = [(_as_names(classes), 'given classes'),
-                  (_as_names((meta.get('dataset_meta') or {}).get('classes')),
-                   'checkpoint meta'),
+                  (_as_names((meta.get('dataset_meta')
+                              or {}).get('classes')), 'checkpoint meta'),
                   (_as_names(meta.get('CLASSES')), 'checkpoint meta')]
     if cfg is not None:
         candidates.append(_names_from_config(cfg))

@@ -13,9 +13,9 @@ ImageInput = Union[str, Path, np.ndarray]
 
 # Files a folder may hold that are meant as images. Anything else in the
 # folder (notes, annotations) is left out instead of reported as broken.
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
-                    '.webp', '.ppm', '.pgm', '.pbm', '.pnm', '.jp2', '.exr',
-                    '.hdr', '.pic', '.sr', '.ras')
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp',
+                    '.ppm', '.pgm', '.pbm', '.pnm', '.jp2', '.exr', '.hdr',
+                    '.pic', '.sr', '.ras')
 
 _GLOB_CHARACTERS = set('*?[')
 
@@ -26,9 +26,9 @@ def is_image_file(path: str) -> bool:
 
 
 def _images_in_folder(folder: str) -> List[str]:
-    names = sorted(name for name in os.listdir(folder)
-                   if is_image_file(name)
-                   and osp.isfile(osp.join(folder, name)))
+    names = sorted(
+        name for name in os.listdir(folder)
+        if is_image_file(name) and osp.isfile(osp.join(folder, name)))
     if not names:
         raise CAMError(f'folder {folder!r} holds no images (looked for '
                        f'{", ".join(IMAGE_EXTENSIONS[:5])}, ...)')
@@ -47,8 +47,8 @@ def _expand(item) -> List[Union[str, np.ndarray]]:
     if osp.isdir(path):
         return _images_in_folder(path)
     if not osp.exists(path) and _GLOB_CHARACTERS & set(path):
-        matches = sorted(p for p in glob.glob(path, recursive=True)
-                         if osp.isfile(p))
+        matches = sorted(
+            p for p in glob.glob(path, recursive=True) if osp.isfile(p))
         if not matches:
             raise CAMError(f'no files match {path!r}')
         return matches
@@ -57,7 +57,7 @@ def _expand(item) -> List[Union[str, np.ndarray]]:
 
 
 def collect_images(
-        inputs: Union[ImageInput, Sequence[ImageInput]]
+    inputs: Union[ImageInput, Sequence[ImageInput]]
 ) -> List[Union[str, np.ndarray]]:
     """Expand folders and glob patterns into the images they name.
 

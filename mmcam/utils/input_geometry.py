@@ -67,7 +67,7 @@ class InputGeometry:
         xs = np.arange(width) + 0.5
         ys = np.arange(height) + 0.5
         return ((ys >= y1) & (ys < y2))[:, None] & ((xs >= x1) &
-                                                   (xs < x2))[None, :]
+                                                    (xs < x2))[None, :]
 
     def to_image(self, heatmaps: np.ndarray) -> np.ndarray:
         """Map ``(K, h, w)`` input-resolution heatmaps onto the original

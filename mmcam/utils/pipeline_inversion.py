@@ -68,8 +68,7 @@ class InvertiblePipeline:
             ``mmpretrain.registry.TRANSFORMS.build``.
     """
 
-    def __init__(self, pipeline_cfg: Sequence[dict],
-                 build: Callable) -> None:
+    def __init__(self, pipeline_cfg: Sequence[dict], build: Callable) -> None:
         self.transforms: List[Tuple[str, Callable]] = [
             (_type_name(cfg), build(cfg)) for cfg in pipeline_cfg
             if _type_name(cfg) not in LOADERS

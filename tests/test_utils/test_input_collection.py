@@ -11,9 +11,9 @@ def test_folder_gives_its_images_sorted(tmp_path):
         (tmp_path / name).write_bytes(b'x')
     (tmp_path / 'sub').mkdir()
     (tmp_path / 'sub' / 'c.png').write_bytes(b'x')
-    assert collect_images(str(tmp_path)) == [
-        str(tmp_path / 'a.JPG'), str(tmp_path / 'b.png')
-    ]
+    assert collect_images(
+        str(tmp_path)) == [str(tmp_path / 'a.JPG'),
+                           str(tmp_path / 'b.png')]
 
 
 def test_glob_list_and_arrays(tmp_path):
@@ -21,14 +21,16 @@ def test_glob_list_and_arrays(tmp_path):
         (tmp_path / name).write_bytes(b'x')
     array = np.zeros((4, 4, 3), np.uint8)
     collected = collect_images([str(tmp_path / 'x*.png'), array])
-    assert collected[:2] == [str(tmp_path / 'x1.png'), str(tmp_path / 'x2.png')]
+    assert collected[:2] == [
+        str(tmp_path / 'x1.png'),
+        str(tmp_path / 'x2.png')
+    ]
     assert collected[2] is array
 
 
 def test_missing_file_is_kept_for_loading_to_report(tmp_path):
-    assert collect_images(str(tmp_path / 'gone.png')) == [
-        str(tmp_path / 'gone.png')
-    ]
+    assert collect_images(str(tmp_path /
+                              'gone.png')) == [str(tmp_path / 'gone.png')]
 
 
 def test_empty_folder_and_unmatched_glob_are_errors(tmp_path):

@@ -28,10 +28,9 @@ PIPELINES = {
         dict(type='CenterCrop', crop_size=64),
         dict(type='PackInputs')
     ],
-    'resize_non_square': [
-        dict(type='Resize', scale=(48, 32)),
-        dict(type='PackInputs')
-    ],
+    'resize_non_square':
+    [dict(type='Resize', scale=(48, 32)),
+     dict(type='PackInputs')],
     'crop_larger_than_image_padded': [
         dict(type='ResizeEdge', scale=40, edge='long'),
         dict(type='CenterCrop', crop_size=48, auto_pad=True),
@@ -52,8 +51,8 @@ def test_network_input_maps_back_onto_the_image(name, hw):
     pipeline = build(PIPELINES[name])
     assert pipeline.invertible
     image = smooth_image(*hw)
-    packed, geometry = pipeline(dict(img=image.copy(), img_shape=hw,
-                                     ori_shape=hw))
+    packed, geometry = pipeline(
+        dict(img=image.copy(), img_shape=hw, ori_shape=hw))
     network_input = packed['inputs'].numpy().astype(np.float32) / 255
     assert geometry.input_hw == tuple(network_input.shape[1:])
     mapped = geometry.to_image(network_input)  # (3, H, W)
@@ -74,13 +73,12 @@ def test_network_input_maps_back_onto_the_image(name, hw):
 def test_resize_edge_center_crop_region():
     pipeline = build(PIPELINES['resize_edge_center_crop'])
     image = smooth_image(80, 100)
-    _, geometry = pipeline(dict(img=image, img_shape=(80, 100),
-                                ori_shape=(80, 100)))
+    _, geometry = pipeline(
+        dict(img=image, img_shape=(80, 100), ori_shape=(80, 100)))
     # Short edge 80 -> 72 (x0.9): 72x90, then a centred 64x64 crop at
     # x=13, y=4 of the resized image.
     x1, y1, x2, y2 = geometry.input_region
-    assert np.allclose([x1, y1, x2, y2],
-                       [13 / .9, 4 / .9, 77 / .9, 68 / .9])
+    assert np.allclose([x1, y1, x2, y2], [13 / .9, 4 / .9, 77 / .9, 68 / .9])
 
 
 def test_other_geometric_transforms_are_reported():

@@ -1,0 +1,262 @@
+"""tools/vis_cam.py: a few real runs in subprocesses, and every bad input
+through ``main()`` in this process (each subprocess costs seconds of
+start-up)."""
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TOOL = REPO_ROOT / 'tools' / 'vis_cam.py'
+
+
+def run_tool(*args, env=None):
+    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, str(TOOL), *map(str, args)],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300)
+
+
+@pytest.fixture(scope='module')
+def vis_cam():
+    spec = importlib.util.spec_from_file_location('vis_cam', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def folder_with_a_broken_image(test_images, tmp_path_factory):
+    folder = tmp_path_factory.mktemp('mixed')
+    for path in test_images.values():
+        shutil.copy(path, folder / path.name)
+    (folder / 'broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 not a jpeg')
+    return folder
+
+
+def test_folder_run_reports_the_broken_image_and_does_the_rest(
+        tiny_resnet, test_images, folder_with_a_broken_image, tmp_path,
+        tiny_classes):
+    config, checkpoint = tiny_resnet
+    out = tmp_path / 'cams'
+    done = run_tool(folder_with_a_broken_image, config, checkpoint, '--topk',
+                    2, '--save-path', out, '--save-raw', '--batch-size', 2)
+
+    assert done.returncode == 1
+    assert 'Traceback' not in done.stderr
+    errors = done.stderr.strip().splitlines()
+    assert all(line.startswith('error: ') for line in errors), errors
+    assert "broken.jpg': not an image" in errors[0]
+    assert errors[-1] == 'error: 1 of 6 image(s) failed'
+
+    assert 'GradCAM at backbone.layer4.1.bn2' in done.stdout
+    assert 'wrote 10 picture(s)' in done.stdout
+    for path in test_images.values():
+        line = next(x for x in done.stdout.splitlines()
+                    if x.startswith(path.name + ':'))
+        assert any(f'{name} (' in line for name in tiny_classes)
+        pictures = sorted(out.glob(f'{path.stem}_gradcam_*.png'))
+        assert len(pictures) == 2, path.name
+        original_hw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED).shape[:2]
+        peaks = []
+        for picture in pictures:
+            category = int(picture.stem.rsplit('_', 1)[1])
+            assert f'({category})' in line
+            raw = np.load(picture.with_suffix('.npy'))
+            assert cv2.imread(str(picture)).shape[:2] == original_hw
+            assert raw.shape == original_hw
+            assert raw.dtype == np.float32
+            assert raw.min() >= 0 and raw.max() <= 1
+            peaks.append(raw.max())
+        # A random model's second class may rightly get an empty map, but
+        # not every class.
+        assert max(peaks) > 0.9
+    # Resize 72 + centre crop 64 on the 80x100 image: the network never
+    # saw columns left of 14.4 or right of 85.6 (nor rows 0..4, 76..80).
+    raw = np.load(next(out.glob('color_gradcam_*.npy')))
+    assert (raw[:, :14] == 0).all() and (raw[:, 86:] == 0).all()
+    assert (raw[:4] == 0).all() and (raw[76:] == 0).all()
+    assert not (out / 'broken_gradcam_0.png').exists()
+
+
+def test_one_picture_goes_to_exactly_the_given_file(vis_cam, tiny_resnet,
+                                                    test_images, tmp_path,
+                                                    capsys):
+    config, checkpoint = tiny_resnet
+    out_file = tmp_path / 'nested' / 'cam.jpg'
+    pattern = test_images['color'].parent / 'col*.jpg'
+    assert vis_cam.main([
+        str(pattern),
+        str(config),
+        str(checkpoint), '--target-category', '3', '--method', 'gradcam++',
+        '--save-path',
+        str(out_file)
+    ]) == 0
+    out, err = capsys.readouterr()
+    assert err == ''
+    assert 'GradCAMPlusPlus at' in out
+    assert sorted(p.name for p in out_file.parent.iterdir()) == ['cam.jpg']
+    assert cv2.imread(str(out_file)).shape == (80, 100, 3)
+
+
+def test_bad_input_in_a_real_process_is_one_line(tiny_resnet, test_images):
+    config, checkpoint = tiny_resnet
+    done = run_tool(test_images['color'], config, checkpoint,
+                    '--target-layers', 'backbone.layer4.1.bn9', '--save-path',
+                    'unused.png')
+    assert done.returncode != 0
+    assert done.stderr.count('\n') == 1, done.stderr
+    assert done.stderr.startswith("error: unknown target layer "
+                                  "'backbone.layer4.1.bn9'")
+
+
+def test_help_does_not_import_torch():
+    code = ('import sys; sys.path.insert(0, "tools"); import vis_cam\n'
+            'try:\n    vis_cam.parse_args(["--help"])\n'
+            'except SystemExit:\n    pass\n'
+            'print("torch" in sys.modules)')
+    done = subprocess.run([sys.executable, '-c', code],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
+    assert '--save-raw' in done.stdout
+    assert done.stdout.strip().endswith('False')
+
+
+def test_preview_lists_names_shapes_and_the_default(vis_cam, tiny_resnet,
+                                                    test_images, capsys):
+    config, checkpoint = tiny_resnet
+    assert vis_cam.main([
+        str(test_images['color']),
+        str(config),
+        str(checkpoint), '--preview-model'
+    ]) == 0
+    out = capsys.readouterr().out
+    assert 'network input 1x3x64x64' in out
+    lines = out.splitlines()
+    default = next(x for x in lines if x.startswith('backbone.layer4.1.bn2 '))
+    assert 'BatchNorm2d' in default and '1x64x2x2' in default
+    assert default.endswith('<- target layer')
+    assert any(
+        x.startswith('backbone.conv1 ') and '1x8x32x32' in x for x in lines)
+    assert 'default target layer(s): backbone.layer4.1.bn2' in out
+
+
+def test_vit_run_writes_pictures_at_the_image_size(vis_cam, tiny_vit,
+                                                   test_images, tmp_path,
+                                                   capsys):
+    config, checkpoint = tiny_vit
+    assert vis_cam.main([
+        str(test_images['wide']),
+        str(config),
+        str(checkpoint), '--topk', '2', '--save-path',
+        str(tmp_path), '--save-raw'
+    ]) == 0
+    pictures = sorted(tmp_path.glob('wide_gradcam_*.png'))
+    assert len(pictures) == 2
+    for picture in pictures:
+        assert cv2.imread(str(picture)).shape[:2] == (60, 120)
+        assert np.load(picture.with_suffix('.npy')).shape == (60, 120)
+
+
+@pytest.fixture(scope='module')
+def bad_files(tmp_path_factory, tiny_vit, tiny_model_writer):
+    folder = tmp_path_factory.mktemp('bad')
+    broken = folder / 'broken.png'
+    broken.write_bytes(b'garbage')
+    not_a_checkpoint = folder / 'notes.pth'
+    not_a_checkpoint.write_text('hello')
+    _, seven_classes = tiny_model_writer(folder / 'seven', num_classes=7)
+    return dict(
+        broken=broken,
+        not_a_checkpoint=not_a_checkpoint,
+        vit_checkpoint=tiny_vit[1],
+        seven_classes=seven_classes)
+
+
+BAD_INPUTS = {
+    'missing image': (dict(img='{tmp}/nope.jpg'), "image '.*nope.jpg' does "
+                      'not exist'),
+    'corrupt image': (dict(img='{broken}'), "broken.png': not an image"),
+    'missing checkpoint': (dict(checkpoint='{tmp}/none.pth'),
+                           "checkpoint '.*none.pth' does not exist"),
+    'not a checkpoint': (dict(checkpoint='{not_a_checkpoint}'),
+                         "'.*notes.pth' is not a PyTorch checkpoint"),
+    'checkpoint of another model':
+    (dict(checkpoint='{vit_checkpoint}'),
+     r"'.*vit.pth' does not fit the config: \d+ missing key\(s\) "
+     r'\(backbone.conv1.weight'),
+    'checkpoint with other shapes':
+    (dict(checkpoint='{seven_classes}'),
+     r'2 shape mismatch\(es\) \(head.fc.weight: checkpoint \(7, 64\)'),
+    'url without network': (dict(checkpoint='https://example.invalid/x.pth'),
+                            "could not download checkpoint 'https://example"
+                            r'.invalid/x.pth'),
+    'unknown method': (dict(flags=['--method', 'GradCan']),
+                       "unknown CAM method 'GradCan'"),
+    'category out of range': (dict(flags=['--target-category', '9']),
+                              'target category 9 is out of range: the head '
+                              r'has 5 classes \(0..4\)'),
+    'topk too large': (dict(flags=['--topk', '6']),
+                       'topk 6 exceeds the 5 classes'),
+    'cfg-options without =': (dict(flags=['--cfg-options', 'model.head']),
+                              "bad --cfg-options 'model.head': expected "
+                              'KEY=VALUE'),
+    'cfg-options that break the model':
+    (dict(flags=['--cfg-options', 'model.backbone.depth=19']),
+     'could not build the model.*19'),
+    'several pictures to one file':
+    (dict(flags=['--topk', '2', '--save-path', '{tmp}/cam.png']),
+     'makes 2 pictures, so --save-path must be a folder'),
+    'save-raw without save-path': (dict(flags=['--save-raw']),
+                                   '--save-raw needs --save-path'),
+    'no display': (dict(flags=[], display=False),
+                   'no display to show the pictures on; pass --save-path'),
+    'not an int': (dict(flags=['--topk', 'two']),
+                   "argument --topk: invalid int value: 'two'"),
+}
+
+
+@pytest.mark.parametrize('case', list(BAD_INPUTS))
+def test_bad_input_is_one_line_naming_the_value(case, vis_cam, tiny_resnet,
+                                                test_images, bad_files,
+                                                tmp_path, capsys, monkeypatch):
+    spec, pattern = BAD_INPUTS[case]
+    config, checkpoint = tiny_resnet
+    values = dict(tmp=tmp_path, **{k: str(v) for k, v in bad_files.items()})
+    img = spec.get('img', str(test_images['color'])).format(**values)
+    ckpt = spec.get('checkpoint', str(checkpoint)).format(**values)
+    flags = [f.format(**values) for f in spec.get('flags', [])]
+    if '--save-path' not in flags and case != 'no display' \
+            and case != 'save-raw without save-path':
+        flags += ['--save-path', str(tmp_path / 'out')]
+    if spec.get('display', True):
+        monkeypatch.setenv('DISPLAY', ':0')
+    else:
+        monkeypatch.delenv('DISPLAY', raising=False)
+        monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
+
+    try:
+        code = vis_cam.main([img, str(config), ckpt, *flags])
+    except SystemExit as exit_:  # argparse
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith('error: ')
+    assert 'Traceback' not in err
+    import re
+    assert re.search(pattern, lines[0]), lines[0]
