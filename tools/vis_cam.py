@@ -200,11 +200,18 @@ def describe(result, inferencer) -> str:
 
 
 def run(args) -> int:
+    import logging
+
+    from mmengine.logging import MMLogger
+
     import mmcam  # noqa: F401  (stack fixes and registries, before configs)
     from mmcam.apis import CAMInferencer
     from mmcam.cam import CAMError
     from mmcam.utils import collect_images
 
+    # Models log their structure at INFO while being built (timm backbones
+    # list every stage); the tool's output is the predictions.
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
     if args.save_raw and args.save_path is None:
         raise CAMError('--save-raw needs --save-path')
     if not args.preview_model and args.save_path is None:
