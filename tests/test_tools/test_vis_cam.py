@@ -162,9 +162,12 @@ def test_vit_run_writes_pictures_at_the_image_size(vis_cam, tiny_vit,
         str(test_images['wide']),
         str(config),
         str(checkpoint), '--topk', '2', '--save-path',
-        str(tmp_path), '--save-raw'
+        str(tmp_path), '--save-raw', '--method', 'EigenGradCAM',
+        '--eigen-smooth', '--aug-smooth', '--vit-like', '--num-extra-tokens',
+        '1'
     ]) == 0
-    pictures = sorted(tmp_path.glob('wide_gradcam_*.png'))
+    assert 'EigenGradCAM at backbone.layers.1.ln1' in capsys.readouterr().out
+    pictures = sorted(tmp_path.glob('wide_eigengradcam_*.png'))
     assert len(pictures) == 2
     for picture in pictures:
         assert cv2.imread(str(picture)).shape[:2] == (60, 120)
@@ -260,3 +263,39 @@ def test_bad_input_is_one_line_naming_the_value(case, vis_cam, tiny_resnet,
     assert 'Traceback' not in err
     import re
     assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_every_flag_reaches_the_inferencer(vis_cam, monkeypatch, capsys):
+    import mmcam.apis
+    from mmcam.cam import CAMError
+    received = {}
+
+    def recording_inferencer(config, **kwargs):
+        received.update(kwargs, config=config)
+        raise CAMError('stop here')
+
+    monkeypatch.setattr(mmcam.apis, 'CAMInferencer', recording_inferencer)
+    code = vis_cam.main([
+        str(TOOL), 'cfg.py', 'ckpt.pth', '--target-layers', 'a.b', 'c',
+        '--method', 'LayerCAM', '--target-category', '1', '2',
+        '--eigen-smooth', '--aug-smooth', '--device', 'cuda:1', '--vit-like',
+        '--num-extra-tokens', '2', '--cfg-options', 'model.head.num_classes=3',
+        'x=[1,2]', '--save-path', 'out'
+    ])
+    assert code == 1 and 'error: stop here' in capsys.readouterr().err
+    assert received == dict(
+        config='cfg.py',
+        pretrained='ckpt.pth',
+        device='cuda:1',
+        cfg_options={
+            'model.head.num_classes': 3,
+            'x': [1, 2]
+        },
+        method='LayerCAM',
+        target_layers=['a.b', 'c'],
+        target_category=[1, 2],
+        topk=None,
+        eigen_smooth=True,
+        aug_smooth=True,
+        vit_like=True,
+        num_extra_tokens=2)
