@@ -161,11 +161,18 @@ class CAMInferencer(BaseInferencer):
                 cfg = Config(cfg)
         elif isinstance(model, (str, Path)):
             path = str(model)
+            # 'mmpretrain::resnet/resnet18_8xb32_in1k.py' names a config
+            # inside an installed package; mmengine's hub finds it.
+            in_package = '::' in path
             if path.endswith('.py') or osp.isfile(path):
-                if not osp.isfile(path):
+                if not in_package and not osp.isfile(path):
                     raise CAMError(f'config {path!r} does not exist')
                 try:
-                    cfg = Config.fromfile(path)
+                    if in_package:
+                        from mmengine.hub import get_config
+                        cfg = get_config(path)
+                    else:
+                        cfg = Config.fromfile(path)
                 except Exception as error:
                     raise CAMError(f'could not read config {path!r}: '
                                    f'{_one_line(error)}') from None
@@ -574,6 +581,7 @@ class CAMInferencer(BaseInferencer):
             return None
         if show_dir and out_file:
             raise CAMError('give either show_dir or out_file, not both')
+        from ..visualization import save_picture
         drawn = []
         for sample in preds:
             if sample.error is not None:
@@ -609,7 +617,6 @@ class CAMInferencer(BaseInferencer):
                 else:
                     target = None
                 if target is not None:
-                    from ..visualization import save_picture
                     save_picture(picture, target)
                     files.append(target)
                     if save_raw:

@@ -300,6 +300,10 @@ def test_model_names_and_configs(tiny_resnet):
             match="could not download checkpoint "
             "'https://download.openmmlab.com/.*resnet18"):
         CAMInferencer('resnet18_8xb32_in1k')
+    # Configs inside mmpretrain's package, by their 'mmpretrain::' path.
+    in_package = CAMInferencer(
+        'mmpretrain::resnet/resnet18_8xb32_in1k.py', pretrained=False)
+    assert in_package.classes_source == 'dataset type ImageNet'
     with pytest.raises(CAMError, match="'resnet-nope' is neither"):
         CAMInferencer('resnet-nope')
     with pytest.raises(CAMError, match="config '.*nope.py' does not exist"):
