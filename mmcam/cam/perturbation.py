@@ -106,8 +106,8 @@ class PerturbationCAM:
                                                     feature_map.shape[1],
                                                     logits, categories)
                 per_layer.append(
-                    self._weighted_maps(
-                        feature_map.float().cpu().numpy(), weights, hw))
+                    self._weighted_maps(feature_map.float().cpu().numpy(),
+                                        weights, hw))
         return logits, categories, _average_layers(per_layer)
 
     # ------------------------------------------------------------------
@@ -128,11 +128,14 @@ class PerturbationCAM:
         # time, since all of them at once would not fit in memory.
         maps = feature_map.float().reshape(batch * channels, 1,
                                            *feature_map.shape[2:])
-        scores = self._scores_in_batches(
-            batch * channels, channels, categories, inputs.device,
-            lambda rows, images: self.forward(
-                inputs[images] * _normalized_masks(maps[rows],
-                                                   inputs.shape[-2:])))
+
+        def masked_logits(rows, images):
+            masks = _normalized_masks(maps[rows], inputs.shape[-2:])
+            return self.forward(inputs[images] * masks)
+
+        scores = self._scores_in_batches(batch * channels, channels,
+                                         categories, inputs.device,
+                                         masked_logits)
         scores = scores.reshape(batch, channels, -1).transpose(1, 2)
         return torch.softmax(scores.contiguous(), dim=-1).numpy()
 
@@ -167,11 +170,11 @@ class PerturbationCAM:
 
         def ablated_logits(rows, images):
             copies = output[images].clone()
-            value = ablated_value[images].reshape(-1,
-                                                  *[1] * (output.ndim - 2))
+            value = ablated_value[images].reshape(-1, *[1] * (output.ndim - 2))
+            rows_in_batch = torch.arange(len(rows), device=rows.device)
             # Assigning through the moved-axis view writes into ``copies``.
-            copies.movedim(channel_axis, 1)[torch.arange(
-                len(rows), device=rows.device), rows % channels] = value
+            copies.movedim(channel_axis, 1)[rows_in_batch,
+                                            rows % channels] = value
             replacement[0] = copies
             return self.forward(inputs[images])
 
@@ -187,11 +190,9 @@ class PerturbationCAM:
         new_scores = new_scores.reshape(batch, channels, -1).transpose(1, 2)
         return ((original - new_scores) / original).numpy()
 
-    def _scores_in_batches(
-            self, num_rows: int, channels: int, categories: torch.Tensor,
-            device: torch.device,
-            logits_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    ) -> torch.Tensor:
+    def _scores_in_batches(self, num_rows: int, channels: int,
+                           categories: torch.Tensor, device: torch.device,
+                           logits_of: Callable) -> torch.Tensor:
         """Class scores ``(num_rows, K)`` of rows ``image * channels +
         channel``, ``batch_size`` rows per forward pass, returned on the
         CPU (grad-cam computes its softmax and weights there)."""

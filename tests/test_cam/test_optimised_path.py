@@ -39,7 +39,9 @@ def _unoptimised(model, method, layer_name, inputs, categories):
     maps = []
     try:
         for k in range(categories.shape[1]):
-            targets = [ClassifierOutputTarget(int(c)) for c in categories[:, k]]
+            targets = [
+                ClassifierOutputTarget(int(c)) for c in categories[:, k]
+            ]
             maps.append(cam(inputs.clone(), targets))
     finally:
         cam.activations_and_grads.release()
@@ -53,8 +55,7 @@ def test_maps_equal_unoptimised_grad_cam(method, name, layer, classifier,
                                          images):
     model = classifier(name)
     inputs = images(2, 64, 64)
-    ours = CAMEngine(model, method=method, target_layers=layer,
-                     topk=2)(inputs)
+    ours = CAMEngine(model, method=method, target_layers=layer, topk=2)(inputs)
     theirs = _unoptimised(model, method, layer, inputs, ours.categories)
     assert ours.heatmaps.shape == theirs.shape == (2, 2, 64, 64)
     np.testing.assert_allclose(ours.heatmaps, theirs, atol=1e-5)
@@ -69,10 +70,10 @@ def test_several_categories_in_one_call_equal_separate_calls(
     together = engine(inputs, target_category=[2, 5, 9])
     for k, category in enumerate([2, 5, 9]):
         alone = engine(inputs, target_category=[category])
-        np.testing.assert_allclose(together.heatmaps[:, k],
-                                   alone.heatmaps[:, 0], atol=1e-6)
-        np.testing.assert_allclose(together.scores[:, k],
-                                   alone.scores[:, 0], rtol=1e-6)
+        np.testing.assert_allclose(
+            together.heatmaps[:, k], alone.heatmaps[:, 0], atol=1e-6)
+        np.testing.assert_allclose(
+            together.scores[:, k], alone.scores[:, 0], rtol=1e-6)
 
 
 def test_backward_stops_at_the_target_layer(classifier, images):

@@ -13,8 +13,7 @@ from mmcam.cam.perturbation import PerturbationCAM
 # run one forward pass per channel and image.
 NARROW_RESNET = dict(
     type='ImageClassifier',
-    backbone=dict(
-        type='ResNet', depth=18, stem_channels=8, base_channels=8),
+    backbone=dict(type='ResNet', depth=18, stem_channels=8, base_channels=8),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(type='LinearClsHead', num_classes=10, in_channels=64))
 
@@ -26,19 +25,23 @@ def narrow_resnet():
     return MODELS.build(NARROW_RESNET).eval()
 
 
-def _grad_cam(method, model, layer_name, inputs, categories, vit=False,
+def _grad_cam(method,
+              model,
+              layer_name,
+              inputs,
+              categories,
+              vit=False,
               **kwargs):
     """grad-cam's own class, called directly, one class per call."""
     if method == 'AblationCAM':
         kwargs.setdefault('ablation_layer',
                           AblationLayerVit() if vit else AblationLayer())
-    reshape = None
-    if vit:
-        num_extra = model.backbone.num_extra_tokens
+    num_extra = getattr(model.backbone, 'num_extra_tokens', 0)
 
-        def reshape(tensor):
-            return to_feature_map(tensor, torch.nn.Identity(),
-                                  inputs.shape[-2:], num_extra)
+    def reshape(tensor):
+        # The engine's token reshape, which grad-cam calls on 3-D outputs.
+        return to_feature_map(tensor, torch.nn.Identity(), inputs.shape[-2:],
+                              num_extra)
 
     batch_size = kwargs.pop('batch_size', 32)
     if method == 'AblationCAM':
@@ -51,7 +54,9 @@ def _grad_cam(method, model, layer_name, inputs, categories, vit=False,
     maps = []
     try:
         for k in range(categories.shape[1]):
-            targets = [ClassifierOutputTarget(int(c)) for c in categories[:, k]]
+            targets = [
+                ClassifierOutputTarget(int(c)) for c in categories[:, k]
+            ]
             maps.append(cam(inputs.clone(), targets))
     finally:
         cam.activations_and_grads.release()
@@ -68,9 +73,15 @@ def test_cnn_maps_equal_grad_cam(method, categories, narrow_resnet, images):
         narrow_resnet,
         method=method,
         target_layers='backbone.layer4',
-        batch_size=16)(inputs, target_category=categories)
-    theirs = _grad_cam(method, narrow_resnet, 'backbone.layer4', inputs,
-                       ours.categories, batch_size=16)
+        batch_size=16)(
+            inputs, target_category=categories)
+    theirs = _grad_cam(
+        method,
+        narrow_resnet,
+        'backbone.layer4',
+        inputs,
+        ours.categories,
+        batch_size=16)
     assert ours.heatmaps.shape == (2, len(categories), 64, 64)
     assert ours.categories.tolist() == [categories] * 2
     np.testing.assert_allclose(ours.heatmaps, theirs, atol=1e-5)
@@ -83,11 +94,16 @@ def test_token_layer_maps_equal_grad_cam(method, classifier, images):
     # The norm before the last attention block: tokens with negative
     # values, where grad-cam's ablation value drifts within a batch unless
     # its batch holds one copy.
-    ours = CAMEngine(
-        model, method=method, topk=2, batch_size=5)(inputs)
+    ours = CAMEngine(model, method=method, topk=2, batch_size=5)(inputs)
     assert ours.target_layers == ['backbone.layers.1.ln1']
-    theirs = _grad_cam(method, model, 'backbone.layers.1.ln1', inputs,
-                       ours.categories, vit=True, batch_size=1)
+    theirs = _grad_cam(
+        method,
+        model,
+        'backbone.layers.1.ln1',
+        inputs,
+        ours.categories,
+        vit=True,
+        batch_size=1)
     np.testing.assert_allclose(ours.heatmaps, theirs, atol=1e-5)
 
 
@@ -105,8 +121,7 @@ def test_batch_size_changes_nothing(method, classifier, images):
 
 
 @pytest.mark.parametrize('method', ['ScoreCAM', 'AblationCAM'])
-def test_one_pass_per_batch_serves_every_class(method, narrow_resnet,
-                                               images):
+def test_one_pass_per_batch_serves_every_class(method, narrow_resnet, images):
     """2 images x 64 channels in batches of 32: one recording pass and 4
     perturbed passes, however many classes are explained."""
     calls = []
@@ -118,7 +133,8 @@ def test_one_pass_per_batch_serves_every_class(method, narrow_resnet,
             method=method,
             target_layers='backbone.layer4',
             batch_size=32,
-            topk=3)(images(2, 64, 64))
+            topk=3)(
+                images(2, 64, 64))
     finally:
         handle.remove()
     assert calls == [2, 32, 32, 32, 32]
@@ -131,17 +147,19 @@ def test_several_categories_equal_separate_calls(narrow_resnet, images):
     together = engine(inputs, target_category=[1, 6])
     for k, category in enumerate([1, 6]):
         alone = engine(inputs, target_category=category)
-        np.testing.assert_allclose(together.heatmaps[:, k],
-                                   alone.heatmaps[:, 0], atol=1e-6)
+        np.testing.assert_allclose(
+            together.heatmaps[:, k], alone.heatmaps[:, 0], atol=1e-6)
 
 
-def test_eigen_smooth_and_several_layers_equal_grad_cam(
-        narrow_resnet, images):
+def test_eigen_smooth_and_several_layers_equal_grad_cam(narrow_resnet, images):
     inputs = images(2, 64, 64)
     layers = ['backbone.layer3', 'backbone.layer4']
     ours = CAMEngine(
-        narrow_resnet, method='ScoreCAM', target_layers=layers,
-        eigen_smooth=True)(inputs)
+        narrow_resnet,
+        method='ScoreCAM',
+        target_layers=layers,
+        eigen_smooth=True)(
+            inputs)
     cam = gc.ScoreCAM(
         ClassifierLogits(narrow_resnet),
         [get_layer(narrow_resnet, name) for name in layers])
