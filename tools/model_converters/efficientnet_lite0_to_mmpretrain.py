@@ -13,9 +13,11 @@ Example:
         checkpoints/efficientnet-lite0_in1k.pth
 """
 import argparse
+import logging
 import os
 import os.path as osp
 import sys
+import warnings
 from collections import OrderedDict
 from typing import Dict, List, Optional
 
@@ -253,6 +255,11 @@ def main(argv=None) -> int:
     # The config module loads through mmcam, which lives in the repo root.
     if REPO_ROOT not in sys.path:
         sys.path.insert(0, REPO_ROOT)
+    # Library warnings (mmcv-lite's missing ops) and the timm backbone's
+    # INFO lines would bury the one line this tool prints.
+    warnings.filterwarnings('ignore')
+    from mmengine.logging import MMLogger
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
     try:
         dst = convert(args.dst, args.src, args.config)
     except ConversionError as error:
