@@ -12,8 +12,9 @@ all explained classes, packs the channels of all images into batches of
 
 The heatmaps are grad-cam 1.5.7's (``score_cam.py``, ``ablation_cam.py``):
 the same channel weights, weighted sum (or eigen projection), ReLU, rescale
-and layer averaging. One deliberate difference: when a layer's activations
-are not bounded below by 0, grad-cam's ablation layer writes
+and layer averaging; every channel is ablated, as with grad-cam's default
+``ratio_channels_to_ablate=1.0``. One deliberate difference: when a layer's
+activations are not bounded below by 0, grad-cam's ablation layer writes
 ``min - 1e7`` into the first ablated channel of a batch and then keeps
 subtracting ``1e7`` for each further channel of that batch, so its weights
 depend on the position in the batch and on the batch size. Every channel
