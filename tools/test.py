@@ -16,13 +16,13 @@ import os
 import os.path as osp
 import sys
 
-import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
 import mmengine
-from mmengine.config import DictAction
 from mmengine.evaluator import DumpResults
 
+import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
 from mmcam.cam import CAMError
-from mmcam.engine.runner_config import (build_runner, load_runner_config,
+from mmcam.engine.runner_config import (add_cfg_options_argument, build_runner,
+                                        close_distributed, load_runner_config,
                                         merge_cfg_options,
                                         set_default_dataloader_args)
 
@@ -33,20 +33,13 @@ def parse_args() -> argparse.Namespace:
         'CAMHook if the config has one')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--work-dir', help='where the evaluation metrics go')
+    parser.add_argument('--work-dir', help='where the evaluation metrics go')
     parser.add_argument('--out', help='write results to this file')
     parser.add_argument(
         '--out-item',
         choices=['metrics', 'pred'],
         help='what --out holds; defaults to predictions')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings as key=value, e.g. '
-        'custom_hooks.0.method=LayerCAM '
-        'custom_hooks.0.target_layers="[backbone.layer3]"')
+    add_cfg_options_argument(parser)
     parser.add_argument(
         '--amp', action='store_true', help='mixed-precision test')
     parser.add_argument(
@@ -99,6 +92,7 @@ def main() -> None:
             runner.test_evaluator.metrics.append(
                 DumpResults(out_file_path=args.out))
         metrics = runner.test()
+        close_distributed()
     except (CAMError, FileNotFoundError) as error:
         sys.exit(f'error: {error}')
     if args.out and args.out_item == 'metrics':

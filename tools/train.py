@@ -14,11 +14,12 @@ import os
 import os.path as osp
 import sys
 
-import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
-from mmengine.config import DictAction
+from mmengine.device import get_device
 
+import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
 from mmcam.cam import CAMError
-from mmcam.engine.runner_config import (build_runner, load_runner_config,
+from mmcam.engine.runner_config import (add_cfg_options_argument, build_runner,
+                                        close_distributed, load_runner_config,
                                         merge_cfg_options,
                                         set_default_dataloader_args)
 
@@ -44,13 +45,7 @@ def parse_args() -> argparse.Namespace:
         '--no-pin-memory',
         action='store_true',
         help='disable pin_memory in the dataloaders')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings as key=value, e.g. '
-        'custom_hooks.0.method=LayerCAM '
-        'custom_hooks.0.target_layers="[backbone.layer3]"')
+    add_cfg_options_argument(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -76,6 +71,9 @@ def merge_args(cfg, args):
         cfg.val_dataloader = None
         cfg.val_evaluator = None
     if args.amp:
+        if get_device() == 'cpu':
+            # mmengine's AmpOptimWrapper asserts an accelerator.
+            raise CAMError('--amp needs a GPU (or NPU/MLU); none was found')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
@@ -98,6 +96,7 @@ def main() -> None:
         cfg = merge_cfg_options(cfg, args.cfg_options)
         runner = build_runner(cfg)
         runner.train()
+        close_distributed()
     except (CAMError, FileNotFoundError) as error:
         sys.exit(f'error: {error}')
 

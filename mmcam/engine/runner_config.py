@@ -4,11 +4,12 @@ Mistakes in a config path, a ``--cfg-options`` value or a config's types
 become one :class:`~mmcam.cam.CAMError` naming the bad value, which the
 tools print as one line.
 """
+import argparse
 import os.path as osp
 from copy import deepcopy
 from typing import Optional
 
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -17,8 +18,8 @@ from mmcam.cam import CAMError
 # What a mistake in a config looks like while it is loaded or built:
 # unknown registry types (KeyError), wrong arguments (TypeError), bad values
 # (ValueError, AssertionError), missing files or modules.
-CONFIG_ERRORS = (KeyError, TypeError, ValueError, AssertionError,
-                 ImportError, OSError, SyntaxError, NameError)
+CONFIG_ERRORS = (KeyError, TypeError, ValueError, AssertionError, ImportError,
+                 OSError, SyntaxError, NameError)
 
 
 def _first_line(error: BaseException) -> str:
@@ -26,6 +27,37 @@ def _first_line(error: BaseException) -> str:
         error.args else str(error)
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
+
+
+class _CfgOptionsAction(DictAction):
+    """mmengine's ``key=value`` parser, with a malformed item reported as
+    an argument error rather than a traceback."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for item in values:
+            if '=' not in item:
+                parser.error(f'{option_string} expects key=value items, '
+                             f'got {item!r}')
+            try:
+                self._parse_iterable(item.split('=', 1)[1])
+            except (AssertionError, RecursionError, ValueError):
+                # DictAction reads lists, tuples and scalars, not dicts.
+                parser.error(f'{option_string}: cannot read the value of '
+                             f'{item!r}; write one key=value per setting, '
+                             'e.g. custom_hooks.0.method=LayerCAM')
+        super().__call__(parser, namespace, values, option_string)
+
+
+def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cfg-options key=value ...``, parsed as mmengine does."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=_CfgOptionsAction,
+        help='override config settings as key=value, e.g. '
+        'custom_hooks.0.method=LayerCAM '
+        'custom_hooks.0.target_layers="[backbone.layer3]"; a list value '
+        'is written key="[a,b]" or key=a,b, without spaces')
 
 
 def load_runner_config(path: str) -> Config:
@@ -95,3 +127,16 @@ def build_runner(cfg: Config) -> Runner:
     except CONFIG_ERRORS as error:
         raise CAMError(f'cannot build the runner: '
                        f'{_first_line(error)}') from None
+
+
+def close_distributed() -> None:
+    """Tear down the process group a Runner started.
+
+    mmengine leaves it open; a gloo group still open while the interpreter
+    exits can abort the process ("terminate called without an active
+    exception"), failing an otherwise finished run.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -11,21 +11,28 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import mmcam  # noqa: E402,F401  (stack fixes, registries)
 from shapes_dataset import make_shapes_dataset  # noqa: E402
+
+import mmcam  # noqa: E402,F401  (stack fixes, registries)
 
 TINY_CONFIG = str(REPO / 'configs' / 'tiny' / 'resnet-tiny_shapes_cam.py')
 
-# Four discs, three squares and one black square: the black image sorts
-# last (square/9.png), so it is sample 7 of 8.
-NUM_SAMPLES = 8
-BLACK_SAMPLE = 7
+# Four discs, four squares and one black square: an odd number, so the
+# sampler pads on two processes. The black image sorts last
+# (square/9.png): sample 8 of 9.
+NUM_SAMPLES = 9
+BLACK_SAMPLE = 8
+
+
+def every(interval):
+    """The dataset indices CAMHook explains at ``interval``."""
+    return list(range(0, NUM_SAMPLES, interval))
 
 
 @pytest.fixture(scope='session')
 def shapes_root(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp('shapes'))
-    make_shapes_dataset(root)
+    make_shapes_dataset(root, per_class=(4, 4))
     cv2.imwrite(
         osp.join(root, 'square', '9.png'), np.zeros((32, 32, 3), np.uint8))
     return root

@@ -89,8 +89,7 @@ class CAMHook(Hook):
     def __init__(self,
                  method: str = 'GradCAM',
                  target_layers: Union[None, str, Sequence[str]] = None,
-                 target_category: Union[None, str, int,
-                                        Sequence[int]] = None,
+                 target_category: Union[None, str, int, Sequence[int]] = None,
                  topk: Optional[int] = None,
                  eigen_smooth: bool = False,
                  aug_smooth: bool = False,
@@ -115,9 +114,8 @@ class CAMHook(Hook):
             num_extra_tokens=num_extra_tokens,
             batch_size=batch_size)
         if not isinstance(interval, int) or interval < 1:
-            raise CAMError(
-                f'CAMHook interval must be a positive integer, got '
-                f'{interval!r}')
+            raise CAMError(f'CAMHook interval must be a positive integer, got '
+                           f'{interval!r}')
         phases = [phases] if isinstance(phases, str) else list(phases)
         unknown = [p for p in phases if p not in _PHASES]
         if unknown:
@@ -227,8 +225,8 @@ class CAMHook(Hook):
             if result is None:
                 continue
             try:
-                self._draw(runner, phase, phase_name, step, data_batch,
-                           sample, result, dataset)
+                self._draw(runner, phase, phase_name, step, data_batch, sample,
+                           result, dataset)
             except Exception as error:  # noqa: BLE001
                 self._warn(runner, phase, data_batch, sample, error)
 
@@ -289,8 +287,7 @@ class CAMHook(Hook):
                 for k in range(len(rows))]
 
     def _draw(self, runner, phase: str, phase_name: str, step: int,
-              data_batch: dict, sample: Tuple[int, int], result,
-              dataset) -> None:
+              data_batch: dict, sample: tuple, result, dataset) -> None:
         row, sample_idx = sample
         heatmaps, categories, scores = result
         image = self._network_input_image(runner, data_batch['inputs'][row])
@@ -312,8 +309,8 @@ class CAMHook(Hook):
                     f'{self._category_tag()}'
         if self.out_dir is not None:
             out_dir = osp.join(runner.work_dir, self.out_dir)
-            save_picture(picture, osp.join(out_dir, phase_name,
-                                           f'{file_stem}.png'))
+            save_picture(picture,
+                         osp.join(out_dir, phase_name, f'{file_stem}.png'))
         else:
             self._pending.append(
                 (sample_idx, f'cam_{phase}_{file_stem}', picture, step))

@@ -1,0 +1,177 @@
+"""tools/train.py, tools/test.py and the dist_*.sh launchers, run as a user
+runs them: in subprocesses, on 1 and 2 processes (gloo on the CPU)."""
+import glob
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import REPO, TINY_CONFIG, every
+
+from mmcam.cam import CAMError
+from mmcam.engine.runner_config import (build_runner, load_runner_config,
+                                        merge_cfg_options)
+
+
+def _env():
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join([str(REPO), env.get('PYTHONPATH', '')])
+    # Two processes on a small machine: one thread each.
+    env['OMP_NUM_THREADS'] = '1'
+    env['PYTHON'] = sys.executable
+    return env
+
+
+def _run(args, timeout=300):
+    return subprocess.run(
+        args,
+        cwd=str(REPO),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout)
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])
+
+
+def _data_options(shapes_root):
+    return [
+        f'{loader}.dataset.data_root={shapes_root}'
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ]
+
+
+def _names(folder):
+    return sorted(osp.basename(p) for p in glob.glob(osp.join(folder, '*')))
+
+
+@pytest.fixture(scope='module')
+def trained(shapes_root, tmp_path_factory):
+    """One epoch on two processes (DDP on gloo) through dist_train.sh."""
+    work_dir = str(tmp_path_factory.mktemp('train'))
+    env = _env()
+    env['PORT'] = _free_port()
+    result = subprocess.run([
+        'bash', 'tools/dist_train.sh', TINY_CONFIG, '2', '--work-dir',
+        work_dir, '--cfg-options', *_data_options(shapes_root),
+        'train_cfg.max_epochs=1', 'custom_hooks.0.interval=3',
+        f'custom_hooks.0.out_dir={work_dir}/cams'
+    ],
+                            cwd=str(REPO),
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work_dir
+
+
+def test_distributed_training_validates_with_cams(trained):
+    assert osp.isfile(osp.join(trained, 'epoch_1.pth'))
+    assert _names(osp.join(trained, 'cams',
+                           'val_epoch_1')) == sorted(f'{i}_GradCAM_pred.png'
+                                                     for i in every(3))
+
+
+def test_test_tool_loads_checkpoint_and_takes_cfg_options(
+        trained, shapes_root, tmp_path):
+    out_dir = str(tmp_path / 'cams')
+    result = _run([
+        sys.executable, 'tools/test.py', TINY_CONFIG,
+        osp.join(trained, 'epoch_1.pth'), '--work-dir',
+        str(tmp_path), '--cfg-options', *_data_options(shapes_root),
+        'custom_hooks.0.method=LayerCAM',
+        "custom_hooks.0.target_layers=['backbone.layer3']",
+        'custom_hooks.0.target_category=gt', 'custom_hooks.0.interval=2',
+        f'custom_hooks.0.out_dir={out_dir}'
+    ])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _names(osp.join(out_dir, 'test')) == sorted(f'{i}_LayerCAM_gt.png'
+                                                       for i in every(2))
+
+
+def test_two_processes_draw_each_sample_exactly_once(trained, shapes_root,
+                                                     tmp_path):
+    """9 samples on 2 processes with interval 1, pictures both to out_dir
+    (each process writes its own) and to the vis backend (gathered on
+    process 0): every sample once, none of the sampler's repeats."""
+    record_dir = str(tmp_path / 'record')
+    out_dir = str(tmp_path / 'cams')
+    config = tmp_path / 'two_cam_hooks.py'
+    config.write_text(f"""_base_ = [{TINY_CONFIG!r}]
+custom_hooks = [
+    dict(type='CAMHook', interval=1, out_dir={out_dir!r}),
+    dict(type='CAMHook', interval=1, method='EigenCAM'),
+]
+""")
+    # An odd number of samples, so the sampler pads the last batch.
+    result = _run([
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+        '--master_port',
+        _free_port(),
+        osp.join('tests', 'test_engine',
+                 'record_pictures.py'), record_dir, 'tools/test.py',
+        str(config),
+        osp.join(trained,
+                 'epoch_1.pth'), '--launcher', 'pytorch', '--work-dir',
+        str(tmp_path), '--cfg-options', *_data_options(shapes_root),
+        'test_dataloader.batch_size=3'
+    ])
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [
+        json.load(open(osp.join(record_dir, f'rank{rank}.json')))
+        for rank in (0, 1)
+    ]
+    files = [osp.basename(f) for r in records for f in r['files']]
+    expected = [f'{i}_GradCAM_pred.png' for i in every(1)]
+    assert sorted(files) == sorted(expected)  # each exactly once
+    assert _names(osp.join(out_dir, 'test')) == sorted(expected)
+    # Both processes drew their own share.
+    assert all(r['files'] for r in records)
+
+    assert records[1]['backend'] == []
+    assert sorted(name for name, _ in records[0]['backend']) == sorted(
+        f'cam_test_{i}_EigenCAM_pred' for i in every(1))
+    if not torch.cuda.is_available():
+        assert records[0]['dist_backend'] == 'gloo'
+
+
+def test_unknown_layer_is_one_line(trained, shapes_root, tmp_path):
+    """Reported as the run starts; the hook's own tests cover the other
+    settings, which fail the same way."""
+    result = _run([
+        sys.executable, 'tools/test.py', TINY_CONFIG,
+        osp.join(trained, 'epoch_1.pth'), '--work-dir',
+        str(tmp_path), '--cfg-options', *_data_options(shapes_root),
+        "custom_hooks.0.target_layers=['backbone.layer9']"
+    ])
+    message = "error: unknown target layer 'backbone.layer9'; closest: "
+    assert result.returncode == 1
+    assert 'Traceback' not in result.stderr
+    errors = [
+        line for line in result.stderr.splitlines()
+        if line.startswith('error:')
+    ]
+    assert len(errors) == 1 and errors[0].startswith(message), result.stderr
+
+
+def test_config_and_option_mistakes_name_the_bad_value(tmp_path):
+    """What the tools print as ``error: ...`` (the unknown-layer test above
+    shows the printing)."""
+    with pytest.raises(CAMError, match="config file 'no/such.py' does not"):
+        load_runner_config('no/such.py')
+    cfg = load_runner_config(TINY_CONFIG)
+    with pytest.raises(CAMError, match='Index 3 exceeds the length'):
+        merge_cfg_options(cfg, {'custom_hooks.3.method': 'LayerCAM'})
+    cfg.model.backbone.type = 'NoSuchBackbone'
+    cfg.work_dir = str(tmp_path)
+    with pytest.raises(CAMError, match='NoSuchBackbone is not in the'):
+        build_runner(cfg).model
