@@ -12,7 +12,6 @@ Example:
         --cfg-options custom_hooks.0.method=LayerCAM
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -21,7 +20,8 @@ from mmengine.evaluator import DumpResults
 
 import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
 from mmcam.cam import CAMError
-from mmcam.engine.runner_config import (add_cfg_options_argument, build_runner,
+from mmcam.engine.runner_config import (add_runner_arguments,
+                                        apply_runner_arguments, build_runner,
                                         close_distributed, load_runner_config,
                                         merge_cfg_options,
                                         set_default_dataloader_args)
@@ -33,28 +33,19 @@ def parse_args() -> argparse.Namespace:
         'CAMHook if the config has one')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='where the evaluation metrics go')
     parser.add_argument('--out', help='write results to this file')
     parser.add_argument(
         '--out-item',
         choices=['metrics', 'pred'],
         help='what --out holds; defaults to predictions')
-    add_cfg_options_argument(parser)
     parser.add_argument(
         '--amp', action='store_true', help='mixed-precision test')
     parser.add_argument(
         '--no-pin-memory',
         action='store_true',
         help='disable pin_memory in the dataloader')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_runner_arguments(parser)
     args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     if args.out is None and args.out_item is not None:
         parser.error('--out-item needs --out')
     return args
@@ -62,12 +53,7 @@ def parse_args() -> argparse.Namespace:
 
 def merge_args(cfg, args):
     """Command-line arguments override the config."""
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    apply_runner_arguments(cfg, args)
     cfg.load_from = args.checkpoint
     if args.amp:
         cfg.test_cfg.fp16 = True

@@ -10,15 +10,14 @@ Example:
         --cfg-options custom_hooks.0.method=LayerCAM
 """
 import argparse
-import os
-import os.path as osp
 import sys
 
 from mmengine.device import get_device
 
 import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
 from mmcam.cam import CAMError
-from mmcam.engine.runner_config import (add_cfg_options_argument, build_runner,
+from mmcam.engine.runner_config import (add_runner_arguments,
+                                        apply_runner_arguments, build_runner,
                                         close_distributed, load_runner_config,
                                         merge_cfg_options,
                                         set_default_dataloader_args)
@@ -27,7 +26,6 @@ from mmcam.engine.runner_config import (add_cfg_options_argument, build_runner,
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='where logs and models go')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -45,27 +43,13 @@ def parse_args() -> argparse.Namespace:
         '--no-pin-memory',
         action='store_true',
         help='disable pin_memory in the dataloaders')
-    add_cfg_options_argument(parser)
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser)
+    return parser.parse_args()
 
 
 def merge_args(cfg, args):
     """Command-line arguments override the config."""
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    apply_runner_arguments(cfg, args)
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None

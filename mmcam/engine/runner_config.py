@@ -5,6 +5,7 @@ become one :class:`~mmcam.cam.CAMError` naming the bad value, which the
 tools print as one line.
 """
 import argparse
+import os
 import os.path as osp
 from copy import deepcopy
 from typing import Optional
@@ -48,8 +49,13 @@ class _CfgOptionsAction(DictAction):
         super().__call__(parser, namespace, values, option_string)
 
 
-def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:
-    """Add ``--cfg-options key=value ...``, parsed as mmengine does."""
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments both tools share: ``--work-dir``, ``--cfg-options``
+    (parsed as mmengine does), ``--launcher`` and ``--local-rank``."""
+    parser.add_argument(
+        '--work-dir',
+        help='where logs, checkpoints and metrics go; defaults to '
+        'work_dirs/<config name>')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -58,6 +64,25 @@ def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:
         'custom_hooks.0.method=LayerCAM '
         'custom_hooks.0.target_layers="[backbone.layer3]"; a list value '
         'is written key="[a,b]" or key=a,b, without spaces')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def apply_runner_arguments(cfg: Config, args: argparse.Namespace) -> None:
+    """``--launcher`` and ``--work-dir`` (or the config's name) into
+    ``cfg``."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
 
 
 def load_runner_config(path: str) -> Config:
