@@ -8,25 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from runner_test_data import REPO, TINY_CONFIG  # noqa: E402,F401
 from shapes_dataset import make_shapes_dataset  # noqa: E402
 
 import mmcam  # noqa: E402,F401  (stack fixes, registries)
-
-TINY_CONFIG = str(REPO / 'configs' / 'tiny' / 'resnet-tiny_shapes_cam.py')
-
-# Four discs, four squares and one black square: an odd number, so the
-# sampler pads on two processes. The black image sorts last
-# (square/9.png): sample 8 of 9.
-NUM_SAMPLES = 9
-BLACK_SAMPLE = 8
-
-
-def every(interval):
-    """The dataset indices CAMHook explains at ``interval``."""
-    return list(range(0, NUM_SAMPLES, interval))
 
 
 @pytest.fixture(scope='session')

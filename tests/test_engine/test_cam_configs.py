@@ -4,7 +4,7 @@ import glob
 import os.path as osp
 
 import pytest
-from conftest import REPO
+from runner_test_data import REPO
 from mmengine.config import Config
 
 from mmcam.cam import CAMEngine

@@ -6,7 +6,7 @@ import os.path as osp
 import cv2
 import pytest
 import torch
-from conftest import BLACK_SAMPLE, every
+from runner_test_data import BLACK_SAMPLE, every
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 

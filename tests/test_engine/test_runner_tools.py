@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO, TINY_CONFIG, every
+from runner_test_data import REPO, TINY_CONFIG, every
 
 from mmcam.cam import CAMError
 from mmcam.engine.runner_config import (build_runner, load_runner_config,
