@@ -1,3 +1,4 @@
+# isort: skip_file
 """mmcam: class activation maps for OpenMMLab classification models.
 
 Importing mmcam applies the fixes in :mod:`mmcam.compat` and registers

@@ -18,19 +18,14 @@ from mmengine.registry import DefaultScope
 
 from ..cam import CAMEngine, CAMError, CAMSettings, LayerRecord
 from ..cam.settings import TargetCategory
-from ..utils import (InputGeometry, InvertiblePipeline, collect_images,
-                     load_checkpoint_strictly, read_image, resolve_class_names)
+from ..utils import (InputGeometry, InvertiblePipeline, class_name,
+                     collect_images, load_checkpoint_strictly, one_line,
+                     read_image, resolve_class_names)
 
 ModelType = Union[str, Path, Config, ConfigDict]
 InputType = Union[str, Path, np.ndarray]
 
 _UNSET = object()
-
-
-def _one_line(error: BaseException) -> str:
-    text = ' '.join(str(error).split())
-    text = text or type(error).__name__
-    return text if len(text) <= 300 else text[:297] + '...'
 
 
 @dataclass
@@ -175,7 +170,7 @@ class CAMInferencer(BaseInferencer):
                         cfg = Config.fromfile(path)
                 except Exception as error:
                     raise CAMError(f'could not read config {path!r}: '
-                                   f'{_one_line(error)}') from None
+                                   f'{one_line(error)}') from None
             else:
                 from mmpretrain.apis import ModelHub
                 try:
@@ -195,7 +190,7 @@ class CAMInferencer(BaseInferencer):
                 cfg.merge_from_dict(dict(cfg_options))
             except Exception as error:
                 raise CAMError(f'bad cfg-options {cfg_options!r}: '
-                               f'{_one_line(error)}') from None
+                               f'{one_line(error)}') from None
         if 'model' not in cfg:
             raise CAMError('the config has no model')
 
@@ -245,7 +240,7 @@ class CAMInferencer(BaseInferencer):
                 model = MODELS.build(model_cfg)
         except Exception as error:
             raise CAMError('could not build the model of the config: '
-                           f'{_one_line(error)}') from None
+                           f'{one_line(error)}') from None
         if weights is not None:
             checkpoint = load_checkpoint_strictly(model, weights)
             self.checkpoint_meta = checkpoint.get('meta') or {}
@@ -266,7 +261,7 @@ class CAMInferencer(BaseInferencer):
                 return InvertiblePipeline(pipeline_cfg, TRANSFORMS.build)
         except Exception as error:
             raise CAMError('could not build the test pipeline: '
-                           f'{_one_line(error)}') from None
+                           f'{one_line(error)}') from None
 
     def _init_collate(self, cfg: Config) -> Callable:
         # The data preprocessor pads images of different sizes; stacking
@@ -281,6 +276,7 @@ class CAMInferencer(BaseInferencer):
         """The :class:`~mmcam.visualization.CAMVisualizer` that draws."""
         if self.visualizer is None:
             from ..visualization import CAMVisualizer
+
             # One picture per heatmap, at the image's own size, the
             # caption inside it: ``--save-raw`` arrays align pixel by pixel.
             self.visualizer = CAMVisualizer(
@@ -296,10 +292,7 @@ class CAMInferencer(BaseInferencer):
     # ------------------------------------------------------------------
     def class_name(self, category: int) -> str:
         """The name of a class id."""
-        category = int(category)
-        if 0 <= category < len(self.classes):
-            return self.classes[category]
-        return f'class {category}'
+        return class_name(self.classes, category)
 
     # ------------------------------------------------------------------
     # Layers
@@ -498,7 +491,7 @@ class CAMInferencer(BaseInferencer):
                 except Exception as error:
                     raise CAMError(
                         f'the test pipeline failed on image '
-                        f'{sample.stem!r}: {_one_line(error)}') from None
+                        f'{sample.stem!r}: {one_line(error)}') from None
             except CAMError as error:
                 if on_bad_image == 'raise':
                     raise

@@ -15,19 +15,13 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmcam.cam import CAMError
+from mmcam.utils.messages import one_line
 
 # What a mistake in a config looks like while it is loaded or built:
 # unknown registry types (KeyError), wrong arguments (TypeError), bad values
 # (ValueError, AssertionError), missing files or modules.
 CONFIG_ERRORS = (KeyError, TypeError, ValueError, AssertionError, ImportError,
                  OSError, SyntaxError, NameError)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error.args[0]) if isinstance(error, KeyError) and \
-        error.args else str(error)
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
 
 
 class _CfgOptionsAction(DictAction):
@@ -97,7 +91,7 @@ def load_runner_config(path: str) -> Config:
         return Config.fromfile(path)
     except CONFIG_ERRORS as error:
         raise CAMError(f'cannot load config {path!r}: '
-                       f'{_first_line(error)}') from None
+                       f'{one_line(error)}') from None
 
 
 def merge_cfg_options(cfg: Config, cfg_options: Optional[dict]) -> Config:
@@ -112,7 +106,7 @@ def merge_cfg_options(cfg: Config, cfg_options: Optional[dict]) -> Config:
             cfg.merge_from_dict(cfg_options)
         except CONFIG_ERRORS as error:
             raise CAMError(f'bad --cfg-options {cfg_options}: '
-                           f'{_first_line(error)}') from None
+                           f'{one_line(error)}') from None
     return cfg
 
 
@@ -151,7 +145,7 @@ def build_runner(cfg: Config) -> Runner:
         raise
     except CONFIG_ERRORS as error:
         raise CAMError(f'cannot build the runner: '
-                       f'{_first_line(error)}') from None
+                       f'{one_line(error)}') from None
 
 
 def close_distributed() -> None:

@@ -18,22 +18,11 @@ import torch
 import torch.nn as nn
 
 from ..cam.errors import CAMError
+from .messages import one_line
 
 _REMOTE = re.compile(r'^(https?|s3|petrel|pavi|modelzoo|torchvision|'
                      r'open-mmlab|openmmlab|mmcls|mmpretrain)://')
 _SHOWN_KEYS = 3
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    if not text:
-        return type(error).__name__
-    # torch's weights_only refusal explains itself over many lines; the
-    # line naming the refused type is the useful one.
-    for line in text.splitlines():
-        if 'Unsupported global' in line or 'GLOBAL' in line:
-            return line.strip()
-    return text.splitlines()[0].strip()
 
 
 def _download(url: str) -> str:
@@ -72,16 +61,16 @@ def _read_checkpoint(filename: str) -> dict:
         if remote:
             raise CAMError(
                 f'could not download checkpoint {filename!r} '
-                f'({_first_line(error)}); download it elsewhere and pass '
+                f'({one_line(error)}); download it elsewhere and pass '
                 'the local file') from None
         raise CAMError(f'could not read checkpoint {filename!r}: '
-                       f'{_first_line(error)}') from None
+                       f'{one_line(error)}') from None
     except Exception as error:  # unpickling and zip errors of all kinds
         if remote and 'urlopen' in str(error).lower():
             raise CAMError(f'could not download checkpoint {filename!r} '
-                           f'({_first_line(error)})') from None
+                           f'({one_line(error)})') from None
         raise CAMError(f'{filename!r} is not a PyTorch checkpoint that '
-                       f'can be loaded safely: {_first_line(error)}') from None
+                       f'can be loaded safely: {one_line(error)}') from None
     if not isinstance(checkpoint, dict):
         raise CAMError(f'{filename!r} holds a {type(checkpoint).__name__}, '
                        'not a checkpoint dict')

@@ -51,6 +51,14 @@ def _names_from_config(cfg: Config) -> Tuple[Optional[List[str]], str]:
     return None, ''
 
 
+def class_name(classes: Optional[Sequence[str]], category: int) -> str:
+    """The name of class ``category``, or ``'class <id>'`` without one."""
+    category = int(category)
+    if classes is not None and 0 <= category < len(classes):
+        return str(classes[category])
+    return f'class {category}'
+
+
 def resolve_class_names(
         num_classes: Optional[int],
         checkpoint_meta: Optional[dict] = None,

@@ -4,8 +4,8 @@ import glob
 import os.path as osp
 
 import pytest
-from runner_test_data import REPO
 from mmengine.config import Config
+from runner_test_data import REPO
 
 from mmcam.cam import CAMEngine
 from mmcam.engine import CAMHook

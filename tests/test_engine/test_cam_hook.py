@@ -6,9 +6,9 @@ import os.path as osp
 import cv2
 import pytest
 import torch
-from runner_test_data import BLACK_SAMPLE, every
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from runner_test_data import BLACK_SAMPLE, every
 
 from mmcam.cam import CAMEngine, CAMError
 from mmcam.engine import CAMHook

@@ -187,8 +187,9 @@ def main(argv: Sequence[str] = None) -> int:
     if REPO_ROOT not in sys.path:
         sys.path.insert(0, REPO_ROOT)
     warnings.filterwarnings('ignore')
-    import mmcam  # noqa: F401  (stack fixes, registries)
     from mmengine.logging import MMLogger
+
+    import mmcam  # noqa: F401  (stack fixes, registries)
 
     # timm backbones log their feature info at INFO on every build; a
     # quieter current logger keeps the script's output to what it made.

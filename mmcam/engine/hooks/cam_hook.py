@@ -11,6 +11,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
+from mmcam.utils import class_name
 from mmcam.visualization import CAMVisualizer, save_picture
 
 _PHASES = ('val', 'test')
@@ -295,12 +296,12 @@ class CAMHook(Hook):
         heatmaps = heatmaps[:, :image.shape[0], :image.shape[1]]
         classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
         labels = [
-            f'{_class_name(classes, c)} {s:.2f}'
+            f'{class_name(classes, c)} {s:.2f}'
             for c, s in zip(categories, scores)
         ]
         data_sample = data_batch['data_samples'][row]
         gt = _ground_truth([data_sample])
-        original_label = (f'gt: {_class_name(classes, gt[0])}'
+        original_label = (f'gt: {class_name(classes, gt[0])}'
                           if gt is not None else 'input')
         picture = self.drawer.draw_cam(
             image, heatmaps, labels, original_label=original_label)
@@ -395,10 +396,3 @@ def _ground_truth(data_samples) -> Optional[List[int]]:
             return None
         labels.append(int(label[0]))
     return labels
-
-
-def _class_name(classes: Optional[Sequence[str]], category: int) -> str:
-    category = int(category)
-    if classes is not None and 0 <= category < len(classes):
-        return str(classes[category])
-    return f'class {category}'
