@@ -223,34 +223,28 @@ VARIANTS = ('forward', 'grad-cam', 'mmcam')
 def measure_row(spec: dict, memory_key: str, env: dict) -> Dict[str, dict]:
     """Times and peak memory of (a), (b) and (c) for one model and method.
 
-    Times come from one process that interleaves the three; each peak
-    memory from a fresh process running one variant once. A slow method
-    runs once per variant, in that variant's own process.
+    Times come from one process that interleaves the three, round by round;
+    each peak memory from a fresh process running one variant once.
     """
     results = {variant: {} for variant in VARIANTS}
-    slow = spec['method'] in SLOW_METHODS
-    if not slow:
-        timing = run_measurement(dict(spec, variants=VARIANTS), env)
-        for variant in VARIANTS:
-            if 'error' in timing:
-                results[variant]['error'] = timing['error']
-            else:
-                results[variant]['seconds'] = timing['seconds'][variant]
-                results[variant]['layers'] = timing['layers'].get(variant)
-        _log(spec, 'timing', timing)
+    timing = run_measurement(dict(spec, variants=VARIANTS), env)
+    _log(spec, 'timing', timing)
     for variant in VARIANTS:
-        once = dict(spec, variants=[variant])
-        if not slow:
-            once.update(warmup=0, repeats=1)
-        single = run_measurement(once, env)
+        if 'error' in timing:
+            results[variant]['error'] = timing['error']
+            continue
+        results[variant].update(
+            seconds=timing['seconds'][variant],
+            times=timing['times'][variant][spec['warmup']:],
+            layers=timing['layers'].get(variant))
+    for variant in VARIANTS:
+        single = run_measurement(
+            dict(spec, variants=[variant], warmup=0, repeats=1), env)
         _log(spec, variant, single)
         if 'error' in single:
             results[variant]['error'] = single['error']
-            continue
-        results[variant][memory_key] = single.get(memory_key)
-        if slow:
-            results[variant]['seconds'] = single['seconds'][variant]
-            results[variant]['layers'] = single['layers'].get(variant)
+        else:
+            results[variant][memory_key] = single.get(memory_key)
     return results
 
 
@@ -333,37 +327,47 @@ def tool_measurements(workdir: str, num_images: int, device: str,
     ref_dir = osp.join(workdir, 'out_reference')
     os.makedirs(ref_dir)
     # Our runs go between the reference's, so that a change in machine
-    # load falls on both.
-    middle = len(assets['images']) // 2
-    runs, ours_runs = [], {}
+    # load falls on both: one-image runs after images 0, 4, 8, folder runs
+    # after images 2 and 8.
+    single_after = {0, num_images // 3, 2 * num_images // 3}
+    folder_after = {num_images // 6, 2 * num_images // 3}
+    runs, singles, folders = [], [], []
     for i, image in enumerate(assets['images']):
         runs.append(reference(image, osp.join(ref_dir, osp.basename(image))))
-        if have_tool and i == 0:
-            ours_runs['ours_single'] = ours(image,
-                                            osp.join(workdir, 'out_single'))
-        if have_tool and i == middle:
-            ours_runs['ours_folder'] = ours(assets['image_dir'],
-                                            osp.join(workdir, 'out_folder'))
-    failed = [r for r in runs if r['returncode'] != 0]
+        if have_tool and i in single_after:
+            singles.append(ours(image, osp.join(workdir, f'out_single_{i}')))
+            singles[-1]['outputs'] = _count_outputs(
+                osp.join(workdir, f'out_single_{i}'))
+        if have_tool and i in folder_after:
+            folders.append(
+                ours(assets['image_dir'], osp.join(workdir,
+                                                   f'out_folder_{i}')))
+            folders[-1]['outputs'] = _count_outputs(
+                osp.join(workdir, f'out_folder_{i}'))
     results = dict(
-        reference_folder=dict(
-            seconds=sum(r['seconds'] for r in runs),
-            peak_rss_mib=max(r['peak_rss_mib'] for r in runs),
-            outputs=_count_outputs(ref_dir),
-            error=_last_line(failed[0]) if failed else None),
-        reference_single=dict(runs[0], outputs=1))
+        reference_folder=_summary(runs, total=True),
+        reference_single=_summary(runs))
+    results['reference_folder']['outputs'] = _count_outputs(ref_dir)
     if not have_tool:
         results['ours_folder'] = results['ours_single'] = dict(
             error='tools/vis_cam.py does not exist yet')
         return results
-    for key, run in ours_runs.items():
-        run['outputs'] = _count_outputs(
-            osp.join(workdir,
-                     'out_single' if key == 'ours_single' else 'out_folder'))
-        if run['returncode'] != 0:
-            run['error'] = _last_line(run)
-        results[key] = run
+    results['ours_single'] = _summary(singles)
+    results['ours_folder'] = _summary(folders)
+    results['ours_folder']['outputs'] = min(r['outputs'] for r in folders)
     return results
+
+
+def _summary(runs: List[dict], total: bool = False) -> dict:
+    """The median run (or, with ``total``, the sum of all runs), the
+    largest peak memory and the first failure."""
+    failed = [r for r in runs if r['returncode'] != 0]
+    seconds = [r['seconds'] for r in runs]
+    return dict(
+        seconds=sum(seconds) if total else statistics.median(seconds),
+        runs=len(runs),
+        peak_rss_mib=max(r['peak_rss_mib'] for r in runs),
+        error=_last_line(failed[0]) if failed else None)
 
 
 def _last_line(run: dict) -> str:
@@ -408,10 +412,15 @@ def _seconds(result: Optional[dict]) -> str:
 
 
 def _ratio(numerator: Optional[dict], denominator: Optional[dict]) -> str:
+    """The median over rounds of the per-round ratio: rounds interleave
+    the variants, so each ratio compares runs made under the same load."""
     if not numerator or not denominator or numerator.get(
             'error') or denominator.get('error'):
         return '-'
-    return f'{numerator["seconds"] / denominator["seconds"]:.2f}'
+    pairs = zip(
+        numerator.get('times', [numerator['seconds']]),
+        denominator.get('times', [denominator['seconds']]))
+    return f'{statistics.median(n / d for n, d in pairs):.2f}'
 
 
 def _memory(result: Optional[dict], key: str) -> str:
@@ -491,7 +500,8 @@ def main() -> None:
         single_ref, single_ours = tool['reference_single'], tool['ours_single']
         rows.append([
             'ResNet-50', f'tools/vis_cam.py, folder of {num_images} images',
-            f'reference: {num_images} processes; mmcam: 1', '-',
+            f'reference: {num_images} processes (total); mmcam: 1 process '
+            f'(median of {folder_ours.get("runs", 0)})', '-',
             _seconds(folder_ref),
             _seconds(folder_ours), '-',
             _ratio(folder_ref, folder_ours),
@@ -500,7 +510,8 @@ def main() -> None:
         ])
         rows.append([
             'ResNet-50', 'tools/vis_cam.py start-up (1 image)',
-            'process start to exit', '-',
+            f'process start to exit, median of '
+            f'{single_ref.get("runs", 0)} / {single_ours.get("runs", 0)}', '-',
             _seconds(single_ref),
             _seconds(single_ours), '-',
             _ratio(single_ref, single_ours),
@@ -531,9 +542,10 @@ def main() -> None:
         'and default layer); (c) mmcam.cam.CAMEngine with its default '
         'layer. (b) and (c) explain the predicted class of each image.',
         f'Times: median of the runs after {warmup} warm-up run(s), the '
-        'three variants interleaved in one process; ScoreCAM rows: one run '
-        'on one 64x64 image, no warm-up, each variant in its own process '
-        '(it runs one forward pass per channel and image).',
+        'three variants interleaved round by round in one process; ratios: '
+        'median of the per-round ratios. ScoreCAM rows: one interleaved '
+        'run on one 64x64 image, no warm-up (one forward pass per channel '
+        'and image: 2048 for ResNet-50, 384 for DeiT-S).',
         f'Memory: {memory_name} of a fresh process running that variant '
         'once (model and libraries included).',
     ]
