@@ -40,7 +40,8 @@ from .methods import CAMMethod, get_method
 from .perturbation import PerturbationCAM
 from .settings import CAMSettings
 from .target_layers import (LayerRecord, default_target_layers,
-                            record_layer_outputs, resolve_target_layers)
+                            record_layer_outputs, resolve_target_layers,
+                            run_with_layer_hooks)
 from .targets import resolve_categories
 
 _UNSET = object()
@@ -127,30 +128,6 @@ def cam_mode(model: nn.Module, device: torch.device) -> Iterator[None]:
             module.training = training
         for param, requires_grad in grads:
             param.requires_grad_(requires_grad)
-
-
-@contextlib.contextmanager
-def _quiet_grad_cam() -> Iterator[None]:
-    """grad-cam's ScoreCAM and AblationCAM draw a tqdm bar per image; the
-    tools draw one bar for the whole run instead."""
-    import pytorch_grad_cam.ablation_cam as ablation_cam
-    import pytorch_grad_cam.score_cam as score_cam
-
-    class _NoBar:
-
-        @staticmethod
-        def tqdm(iterable, *args, **kwargs):
-            return iterable
-
-    saved = [(m, m.tqdm) for m in (score_cam, ablation_cam)
-             if hasattr(m, 'tqdm')]
-    for module, _ in saved:
-        module.tqdm = _NoBar
-    try:
-        yield
-    finally:
-        for module, bar in saved:
-            module.tqdm = bar
 
 
 class CAMEngine:
@@ -355,20 +332,9 @@ class CAMEngine:
 
             return hook
 
-        handles = [
-            module.register_forward_hook(hook_for(i))
-            for i, (_, module) in enumerate(layers)
-        ]
-        try:
-            with torch.set_grad_enabled(uses_gradients):
-                logits = self._logits(inputs)
-        finally:
-            for handle in handles:
-                handle.remove()
-        for (name, _), tensor in zip(layers, saved):
-            if tensor is None:
-                raise CAMError(f'target layer {name!r} did not run in the '
-                               "model's forward pass; choose another layer")
+        with torch.set_grad_enabled(uses_gradients):
+            logits = run_with_layer_hooks(self._logits, inputs, layers,
+                                          hook_for, saved)
         categories = choose(logits.detach())
 
         hw = inputs.shape[-2:]
@@ -437,29 +403,13 @@ class CAMEngine:
     def _build_grad_cam(self, layers):
         modules = [m for _, m in layers] if self.method.uses_target_layers \
             else []
-        kwargs = {}
-        if self.method.name == 'AblationCAM':
-            from pytorch_grad_cam.ablation_layer import (AblationLayer,
-                                                         AblationLayerVit)
-            kwargs['batch_size'] = self.settings.batch_size
-            kwargs['ablation_layer'] = (
-                AblationLayerVit() if self._token_layers(layers) else
-                AblationLayer())
         # BaseCAM.__init__ switches the model to eval mode; callers are
         # inside cam_mode, which restores the modes afterwards.
         method = self.method.cam_class(
             self._logits,
             modules,
-            reshape_transform=self._reshape_transform(layers),
-            **kwargs)
-        method.batch_size = self.settings.batch_size  # read by ScoreCAM
+            reshape_transform=self._reshape_transform(layers))
         return method
-
-    def _token_layers(self, layers) -> bool:
-        records = self.record_layers()
-        names = {name for name, _ in layers}
-        return any(
-            len(r.output_shape) == 3 for r in records if r.name in names)
 
     def _reshape_transform(self, layers) -> Callable:
         input_hw = [None]
@@ -472,8 +422,10 @@ class CAMEngine:
         return reshape
 
     def _grad_cam_forward(self, inputs, layers, categories):
-        """Methods that drive the model themselves run grad-cam's own
-        ``forward``, with the in-place fix and frozen parameters."""
+        """FullGrad and ShapleyCAM need gradients beyond the target layers
+        (FullGrad: every bias and the input; ShapleyCAM: second order), so
+        they run grad-cam's own ``forward``, with the in-place fix and
+        frozen parameters."""
         method = self._build_grad_cam(layers)
         method.activations_and_grads.release()
         modules = [m for _, m in layers] if self.method.uses_target_layers \
@@ -483,17 +435,15 @@ class CAMEngine:
         method.reshape_transform.input_hw[0] = inputs.shape[-2:]
         try:
             maps = []
-            with _quiet_grad_cam():
-                for k in range(categories.shape[1]):
-                    targets = [
-                        ClassifierOutputTarget(int(c))
-                        for c in categories[:, k]
-                    ]
-                    maps.append(
-                        method(
-                            inputs.clone(),
-                            targets,
-                            eigen_smooth=self.settings.eigen_smooth))
+            for k in range(categories.shape[1]):
+                targets = [
+                    ClassifierOutputTarget(int(c)) for c in categories[:, k]
+                ]
+                maps.append(
+                    method(
+                        inputs.clone(),
+                        targets,
+                        eigen_smooth=self.settings.eigen_smooth))
         finally:
             method.activations_and_grads.release()
         return np.stack(maps, axis=1)

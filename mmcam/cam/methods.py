@@ -7,9 +7,11 @@ decide how :class:`~mmcam.cam.CAMEngine` runs them:
   (EigenCAM, KPCA_CAM, FEM): one forward pass, no backward.
 - ``gradient``: it needs activations and d(score)/d(activation) (GradCAM and
   its relatives): one forward and a backward that stops at the target layer.
-- ``perturbation``: the method runs the model itself (ScoreCAM, AblationCAM)
-  or needs gradients everywhere (FullGrad, ShapleyCAM); grad-cam's own
-  ``forward`` computes it.
+- ``perturbation``: the method runs the model on perturbed inputs or
+  activations (ScoreCAM, AblationCAM: batched in
+  :mod:`mmcam.cam.perturbation`, one pass for every class) or needs
+  gradients beyond the target layer (FullGrad, ShapleyCAM: grad-cam's own
+  ``forward``).
 """
 from dataclasses import dataclass
 from typing import Dict, List, Type

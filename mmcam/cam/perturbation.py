@@ -31,6 +31,7 @@ from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
 
 from .errors import CAMError
 from .feature_maps import first_tensor, is_channel_last, to_feature_map
+from .target_layers import run_with_layer_hooks
 
 # grad-cam's ablation value below an activation's minimum, and the epsilon
 # of ScoreCAM's min-max normalization.
@@ -238,19 +239,8 @@ class PerturbationCAM:
 
             return hook
 
-        handles = [
-            module.register_forward_hook(hook_for(i))
-            for i, (_, module) in enumerate(layers)
-        ]
-        try:
-            logits = self.forward(inputs)
-        finally:
-            for handle in handles:
-                handle.remove()
-        for (name, _), output in zip(layers, outputs):
-            if output is None:
-                raise CAMError(f'target layer {name!r} did not run in the '
-                               "model's forward pass; choose another layer")
+        logits = run_with_layer_hooks(self.forward, inputs, layers, hook_for,
+                                      outputs)
         return logits, outputs
 
 

@@ -161,6 +161,33 @@ def record_layer_outputs(forward: Callable[[torch.Tensor], object],
     return records
 
 
+def run_with_layer_hooks(forward: Callable[[torch.Tensor], torch.Tensor],
+                         inputs: torch.Tensor,
+                         layers: Sequence[Tuple[str, nn.Module]],
+                         hook_for: Callable[[int], Callable],
+                         saved: List[Optional[torch.Tensor]]) -> torch.Tensor:
+    """``forward(inputs)`` with ``hook_for(i)`` as forward hook of the i-th
+    target layer, removed afterwards.
+
+    The hooks fill ``saved``; a slot still ``None`` afterwards means its
+    layer never ran, which is reported by name.
+    """
+    handles = [
+        module.register_forward_hook(hook_for(i))
+        for i, (_, module) in enumerate(layers)
+    ]
+    try:
+        logits = forward(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    for (name, _), tensor in zip(layers, saved):
+        if tensor is None:
+            raise CAMError(f'target layer {name!r} did not run in the '
+                           "model's forward pass; choose another layer")
+    return logits
+
+
 def default_target_layers(records: List[LayerRecord],
                           num_extra_tokens: int,
                           vit_like: bool = False,
