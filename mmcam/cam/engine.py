@@ -35,7 +35,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
 from .errors import CAMError
 from .feature_maps import (default_num_extra_tokens, first_tensor,
-                           to_feature_map)
+                           replace_first_tensor, to_feature_map)
 from .methods import CAMMethod, get_method
 from .perturbation import PerturbationCAM
 from .settings import CAMSettings
@@ -96,18 +96,7 @@ class _CopyingActivationsAndGradients(ActivationsAndGradients):
 
     def save_activation(self, module, input, output):
         super().save_activation(module, input, output)
-        return _replace_first_tensor(output, first_tensor(output).clone())
-
-
-def _replace_first_tensor(output, tensor: torch.Tensor):
-    if isinstance(output, torch.Tensor):
-        return tensor
-    items = list(output)
-    for i, item in enumerate(items):
-        if isinstance(item, torch.Tensor):
-            items[i] = tensor
-            break
-    return type(output)(items)
+        return replace_first_tensor(output, first_tensor(output).clone())
 
 
 @contextlib.contextmanager
@@ -328,7 +317,7 @@ class CAMEngine:
                     saved[index] = tensor.detach().requires_grad_(True)
                 # The network continues on a copy, so in-place operations
                 # downstream cannot alter the saved activation.
-                return _replace_first_tensor(output, saved[index].clone())
+                return replace_first_tensor(output, saved[index].clone())
 
             return hook
 

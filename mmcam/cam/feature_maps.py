@@ -28,6 +28,19 @@ def first_tensor(output) -> torch.Tensor:
                    'tensor; choose another target layer')
 
 
+def replace_first_tensor(output, tensor: torch.Tensor):
+    """``output`` with its first tensor replaced by ``tensor``, keeping the
+    ``(tensor, shape)`` tuples some layers return."""
+    if isinstance(output, torch.Tensor):
+        return tensor
+    items = list(output)
+    for i, item in enumerate(items):
+        if isinstance(item, torch.Tensor):
+            items[i] = tensor
+            break
+    return type(output)(items)
+
+
 def infer_token_grid(num_tokens: int,
                      input_hw: Sequence[int]) -> Tuple[int, int]:
     """The ``(h, w)`` patch grid that ``num_tokens`` patch tokens form for an

@@ -30,7 +30,8 @@ from pytorch_grad_cam.utils.image import scale_cam_image
 from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
 
 from .errors import CAMError
-from .feature_maps import first_tensor, is_channel_last, to_feature_map
+from .feature_maps import (first_tensor, is_channel_last, replace_first_tensor,
+                           to_feature_map)
 from .target_layers import run_with_layer_hooks
 
 # grad-cam's ablation value below an activation's minimum, and the epsilon
@@ -168,7 +169,7 @@ class PerturbationCAM:
         replacement: List[Optional[torch.Tensor]] = [None]
 
         def replace_output(layer, args, layer_output):
-            return _replace_first_tensor(layer_output, replacement[0])
+            return replace_first_tensor(layer_output, replacement[0])
 
         def ablated_logits(rows, images):
             copies = output[images].clone()
@@ -263,16 +264,3 @@ def _average_layers(per_layer: List[np.ndarray]) -> np.ndarray:
     batch, num_k, _, height, width = stacked.shape
     mean = stacked.mean(axis=2).reshape(batch * num_k, height, width)
     return scale_cam_image(mean).reshape(batch, num_k, height, width)
-
-
-def _replace_first_tensor(output, tensor: torch.Tensor):
-    """``output`` with its first tensor replaced; layers such as
-    mmpretrain's PatchEmbed return ``(tensor, shape)`` tuples."""
-    if isinstance(output, torch.Tensor):
-        return tensor
-    items = list(output)
-    for i, item in enumerate(items):
-        if isinstance(item, torch.Tensor):
-            items[i] = tensor
-            break
-    return type(output)(items)
