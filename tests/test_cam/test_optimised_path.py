@@ -3,12 +3,10 @@ stopped at the target layer, one forward for every class) gives the maps of
 grad-cam's own classes called the unoptimised way."""
 import numpy as np
 import pytest
-import pytorch_grad_cam as gc
 import torch
-import torch.nn as nn
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from grad_cam_reference import grad_cam_maps
 
-from mmcam.cam import CAMEngine, ClassifierLogits, get_layer, to_feature_map
+from mmcam.cam import CAMEngine
 
 GRADIENT_METHODS = [
     'GradCAM', 'GradCAMPlusPlus', 'XGradCAM', 'EigenGradCAM', 'LayerCAM',
@@ -27,26 +25,7 @@ CASES = [
 def _unoptimised(model, method, layer_name, inputs, categories):
     """grad-cam's class as the reference tool calls it: parameters
     trainable, one forward and full backward per class."""
-    num_extra = getattr(model.backbone, 'num_extra_tokens', 0)
-
-    def reshape(tensor):
-        return to_feature_map(tensor, nn.Identity(), inputs.shape[-2:],
-                              num_extra)
-
-    cam = getattr(gc, method)(
-        ClassifierLogits(model), [get_layer(model, layer_name)],
-        reshape_transform=reshape)
-    maps = []
-    try:
-        for k in range(categories.shape[1]):
-            targets = [
-                ClassifierOutputTarget(int(c)) for c in categories[:, k]
-            ]
-            maps.append(cam(inputs.clone(), targets))
-    finally:
-        cam.activations_and_grads.release()
-        model.zero_grad(set_to_none=True)
-    return np.stack(maps, axis=1)
+    return grad_cam_maps(method, model, [layer_name], inputs, categories)
 
 
 @pytest.mark.parametrize('name,layer', CASES)
