@@ -54,8 +54,8 @@ setup(
     if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
     python_requires='>=3.8',
-    packages=find_packages(exclude=('tests', 'tests.*', 'tools', 'configs',
-                                    'benchmarks')),
+    packages=find_packages(
+        exclude=('tests', 'tests.*', 'tools', 'configs', 'benchmarks')),
     install_requires=install_requires,
     extras_require=extras_require,
     license='Apache License 2.0',

@@ -79,11 +79,12 @@ def parse_args():
 # One measurement, in a fresh process
 # ----------------------------------------------------------------------
 def _build_model(name: str, device: str):
-    import mmcam  # noqa: F401  (stack fixes)
-    from mmcam.compat import get_installed_path
+    import mmpretrain.models  # noqa: F401  (registers the models)
     from mmengine.config import Config
     from mmpretrain.registry import MODELS as REGISTRY
-    import mmpretrain.models  # noqa: F401  (registers the models)
+
+    import mmcam  # noqa: F401  (stack fixes)
+    from mmcam.compat import get_installed_path
     config = osp.join(
         get_installed_path('mmpretrain'), '.mim', 'configs', MODELS[name])
     model = REGISTRY.build(Config.fromfile(config).model)
@@ -94,6 +95,7 @@ def _reference_runner(model, method: str, inputs, categories, vit: bool):
     """pytorch-grad-cam wired up by the reference tool's own functions,
     constructed for each call as the tool does, hooks released after."""
     from functools import partial
+
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     sys.path.insert(0, osp.dirname(LAUNCHER))
     from run_reference_vis_cam import load_reference
@@ -271,10 +273,10 @@ def prepare_tool_assets(workdir: str, num_images: int) -> dict:
     import cv2
     import numpy as np
     import torch
+    from mmengine.config import Config
 
     import mmcam  # noqa: F401
     from mmcam.compat import get_installed_path
-    from mmengine.config import Config
     config = Config.fromfile(
         osp.join(
             get_installed_path('mmpretrain'), '.mim', 'configs',

@@ -120,9 +120,9 @@ def runner_checkpoint_safe_globals() -> List[object]:
         except TypeError:
             continue
     safe += [
-        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
-        np.uint16, np.uint32, np.uint64, np.float16, np.float32, np.float64,
-        np.complex64, np.complex128
+        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+        np.uint32, np.uint64, np.float16, np.float32, np.float64, np.complex64,
+        np.complex128
     ]
     from mmengine.logging.history_buffer import HistoryBuffer
     safe.append(HistoryBuffer)

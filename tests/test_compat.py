@@ -66,6 +66,7 @@ def test_unsafe_types_are_still_refused(tmp_path):
 
 
 def test_checkpoint_getattr_is_limited_to_history_buffer(tmp_path):
+
     class Sneaky:
 
         def __reduce__(self):

@@ -151,8 +151,8 @@ class CAMEngine:
         self.method: CAMMethod = get_method(settings.method)
         backbone = getattr(self.model, 'backbone', None)
         self.num_extra_tokens = (
-            settings.num_extra_tokens if settings.num_extra_tokens
-            is not None else default_num_extra_tokens(backbone))
+            settings.num_extra_tokens if settings.num_extra_tokens is not None
+            else default_num_extra_tokens(backbone))
         self._logits = ClassifierLogits(self.model)
         self._layers: Optional[List[Tuple[str, nn.Module]]] = None
         if settings.target_layers:
@@ -178,8 +178,7 @@ class CAMEngine:
             return record_layer_outputs(self._logits, self.model, dummy)
 
     def target_layers(
-            self,
-            input_shape: Sequence[int] = (1, 3, 224, 224)
+        self, input_shape: Sequence[int] = (1, 3, 224, 224)
     ) -> List[Tuple[str, nn.Module]]:
         """``(name, module)`` of the target layers; defaults are chosen by a
         dry run at ``input_shape`` the first time."""
@@ -241,8 +240,7 @@ class CAMEngine:
         layers = self.target_layers(inputs.shape)
 
         def choose(logits):
-            return resolve_categories(logits, target_category, topk,
-                                      gt_labels)
+            return resolve_categories(logits, target_category, topk, gt_labels)
 
         with cam_mode(self.model, self.device):
             if self.settings.aug_smooth:
@@ -373,8 +371,7 @@ class CAMEngine:
         size = (inputs.shape[-1], inputs.shape[-2])
         per_layer = []
         for i, (_, module) in enumerate(layers):
-            cam = method.get_cam_image(inputs, module, targets,
-                                       activations[i],
+            cam = method.get_cam_image(inputs, module, targets, activations[i],
                                        None if grads is None else grads[i],
                                        self.settings.eigen_smooth)
             cam = np.maximum(cam, 0)

@@ -66,12 +66,11 @@ def infer_token_grid(num_tokens: int,
     target_ratio = math.log(height / width)
     pairs = [(a, num_tokens // a) for a in range(1, num_tokens + 1)
              if num_tokens % a == 0]
-    h, w = min(pairs, key=lambda hw: abs(math.log(hw[0] / hw[1]) -
-                                         target_ratio))
+    h, w = min(
+        pairs, key=lambda hw: abs(math.log(hw[0] / hw[1]) - target_ratio))
     if abs(math.log(h / w) - target_ratio) > math.log(2):
-        raise CAMError(
-            f'{num_tokens} patch tokens do not form a grid for a '
-            f'{height}x{width} input; is num_extra_tokens right?')
+        raise CAMError(f'{num_tokens} patch tokens do not form a grid for a '
+                       f'{height}x{width} input; is num_extra_tokens right?')
     return h, w
 
 

@@ -24,8 +24,8 @@ def _as_name_list(value, what: str) -> List[str]:
     return [str(v) for v in value]
 
 
-def parse_target_category(value: TargetCategory) -> Union[None, str,
-                                                          List[int]]:
+def parse_target_category(
+        value: TargetCategory) -> Union[None, str, List[int]]:
     """``None`` (predicted class), ``'gt'`` (ground truth, in Runner loops)
     or a list of class ids."""
     if value is None or (isinstance(value, (list, tuple)) and not value):
@@ -90,8 +90,7 @@ class CAMSettings:
 
     def __post_init__(self):
         self.method = get_method(self.method).name
-        self.target_layers = _as_name_list(self.target_layers,
-                                           'target_layers')
+        self.target_layers = _as_name_list(self.target_layers, 'target_layers')
         self.target_category = parse_target_category(self.target_category)
         if self.topk is not None:
             if not isinstance(self.topk, int) or self.topk < 1:
@@ -100,9 +99,8 @@ class CAMSettings:
             if isinstance(self.target_category, list):
                 raise CAMError('use either topk or target categories, '
                                'not both')
-        if self.num_extra_tokens is not None and (
-                not isinstance(self.num_extra_tokens, int)
-                or self.num_extra_tokens < 0):
+        if self.num_extra_tokens is not None and (not isinstance(
+                self.num_extra_tokens, int) or self.num_extra_tokens < 0):
             raise CAMError('num_extra_tokens must be a non-negative '
                            f'integer, got {self.num_extra_tokens!r}')
         if not isinstance(self.batch_size, int) or self.batch_size < 1:

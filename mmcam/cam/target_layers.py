@@ -52,8 +52,7 @@ class LayerRecord:
         """Positions in the output map; 0 if it is not a usable map."""
         shape = self.output_shape
         if len(shape) == 4:
-            if is_channel_last(torch.empty(shape, device='meta'),
-                               self.module):
+            if is_channel_last(torch.empty(shape, device='meta'), self.module):
                 return 0
             return shape[2] * shape[3] if shape[2] * shape[3] > 1 else 0
         if len(shape) == 3:
@@ -117,8 +116,8 @@ def resolve_target_layers(model: nn.Module,
 
 
 @torch.no_grad()
-def record_layer_outputs(forward: Callable[[torch.Tensor], object],
-                         model: nn.Module,
+def record_layer_outputs(forward: Callable[[torch.Tensor],
+                                           object], model: nn.Module,
                          inputs: torch.Tensor) -> List[LayerRecord]:
     """Run ``forward(inputs)`` once and record every module's output shape,
     in the order modules finish."""
@@ -161,8 +160,8 @@ def record_layer_outputs(forward: Callable[[torch.Tensor], object],
     return records
 
 
-def run_with_layer_hooks(forward: Callable[[torch.Tensor], torch.Tensor],
-                         inputs: torch.Tensor,
+def run_with_layer_hooks(forward: Callable[[torch.Tensor],
+                                           torch.Tensor], inputs: torch.Tensor,
                          layers: Sequence[Tuple[str, nn.Module]],
                          hook_for: Callable[[int], Callable],
                          saved: List[Optional[torch.Tensor]]) -> torch.Tensor:
@@ -209,8 +208,9 @@ def default_target_layers(records: List[LayerRecord],
 
     if vit_like or num_extra_tokens > 0 or cls_token_output:
         attentions = [
-            r for r in records if 'attention' in r.type_name.lower()
-            or r.name.split('.')[-1] in ('attn', 'attention')
+            r for r in records
+            if 'attention' in r.type_name.lower() or r.name.split('.')[-1] in (
+                'attn', 'attention')
         ]
         if attentions:
             last_attention = max(attentions, key=lambda r: r.start)
@@ -221,11 +221,10 @@ def default_target_layers(records: List[LayerRecord],
             if before:
                 return [max(before, key=lambda r: r.end).name]
 
-    final_size = max(usable, key=lambda r: r.end).spatial_size(
-        num_extra_tokens)
+    final_size = max(
+        usable, key=lambda r: r.end).spatial_size(num_extra_tokens)
     at_final = [
-        r for r in usable
-        if r.spatial_size(num_extra_tokens) == final_size
+        r for r in usable if r.spatial_size(num_extra_tokens) == final_size
     ]
     norms = [r for r in at_final if is_norm(r.module)]
     chosen = max(norms or at_final, key=lambda r: r.end)

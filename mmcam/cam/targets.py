@@ -6,11 +6,11 @@ import torch
 from .errors import CAMError
 
 
-def resolve_categories(logits: torch.Tensor,
-                       target_category: Union[None, str, Sequence[int]],
-                       topk: Optional[int] = None,
-                       gt_labels: Optional[Sequence[int]] = None
-                       ) -> torch.Tensor:
+def resolve_categories(
+        logits: torch.Tensor,
+        target_category: Union[None, str, Sequence[int]],
+        topk: Optional[int] = None,
+        gt_labels: Optional[Sequence[int]] = None) -> torch.Tensor:
     """The ``(B, K)`` class ids to explain for each sample.
 
     Args:

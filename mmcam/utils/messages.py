@@ -11,8 +11,9 @@ def one_line(error: BaseException, limit: int = 300) -> str:
     """
     text = str(error.args[0]) if isinstance(error, KeyError) and \
         error.args else str(error)
-    lines = [line.strip() for line in text.strip().splitlines()
-             if line.strip()]
+    lines = [
+        line.strip() for line in text.strip().splitlines() if line.strip()
+    ]
     if not lines:
         return type(error).__name__
     refused = [line for line in lines if 'Unsupported global' in line]

@@ -85,8 +85,7 @@ class CAMVisualizer(Visualizer):
         captioned = any(labels)
         panels = []
         for index, heatmap in enumerate(heatmaps):
-            panel = overlay_heatmap(image, heatmap, self.colormap,
-                                    self.alpha)
+            panel = overlay_heatmap(image, heatmap, self.colormap, self.alpha)
             if captioned:
                 label = labels[index] if index < len(labels) else ''
                 panel = add_caption(panel, label, self.caption_inside)

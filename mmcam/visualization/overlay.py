@@ -74,18 +74,18 @@ def add_caption(image: np.ndarray,
     # Shrink long captions to fit the panel.
     if text_w > width - 8:
         scale *= (width - 8) / text_w
-        (text_w, text_h), baseline = cv2.getTextSize(
-            text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        (text_w, text_h), baseline = cv2.getTextSize(text,
+                                                     cv2.FONT_HERSHEY_SIMPLEX,
+                                                     scale, thickness)
     bar_h = text_h + baseline + 8
     bar = np.full((bar_h, width, 3), 30, dtype=np.uint8)
-    cv2.putText(bar, text, (4, bar_h - baseline - 4),
-                cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness,
-                cv2.LINE_AA)
+    cv2.putText(bar, text, (4, bar_h - baseline - 4), cv2.FONT_HERSHEY_SIMPLEX,
+                scale, (255, 255, 255), thickness, cv2.LINE_AA)
     if inside:
         captioned = image.copy()
         rows = min(bar_h, image.shape[0])
-        captioned[:rows] = cv2.addWeighted(bar[:rows], 0.7, image[:rows],
-                                           0.3, 0)
+        captioned[:rows] = cv2.addWeighted(bar[:rows], 0.7, image[:rows], 0.3,
+                                           0)
         return captioned
     return np.concatenate([bar, image], axis=0)
 

@@ -16,8 +16,7 @@ _GAP = dict(type='GlobalAveragePooling')
 
 def _linear_head(in_channels):
     return dict(
-        type='LinearClsHead', num_classes=NUM_CLASSES,
-        in_channels=in_channels)
+        type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=in_channels)
 
 
 _TINY_VIT = dict(
@@ -35,9 +34,7 @@ CLASSIFIERS = {
         neck=_GAP,
         head=_linear_head(576)),
     'convnext':
-    dict(
-        backbone=dict(type='ConvNeXt', arch='atto'),
-        head=_linear_head(320)),
+    dict(backbone=dict(type='ConvNeXt', arch='atto'), head=_linear_head(320)),
     'vit':
     dict(
         backbone=dict(
@@ -56,8 +53,8 @@ CLASSIFIERS = {
             arch=_TINY_VIT,
             img_size=64,
             patch_size=16),
-        head=dict(
-            type='DeiTClsHead', num_classes=NUM_CLASSES, in_channels=32)),
+        head=dict(type='DeiTClsHead', num_classes=NUM_CLASSES,
+                  in_channels=32)),
     'swin':
     dict(
         backbone=dict(

@@ -82,7 +82,11 @@ def test_wrong_num_extra_tokens_is_reported(classifier, images):
         engine(images(1, 64, 64))
 
 
-def _grad_cam_reference(model, layer, inputs, categories, method='GradCAM',
+def _grad_cam_reference(model,
+                        layer,
+                        inputs,
+                        categories,
+                        method='GradCAM',
                         **call_kwargs):
     """pytorch-grad-cam called directly, one class per sample."""
     return grad_cam_maps(method, model, [layer], inputs, categories,
@@ -128,8 +132,8 @@ def test_in_place_ops_after_target_layer_do_not_change_the_map(
 
     # Called directly on the original model, grad-cam on the CPU keeps a
     # reference and sees the block's final output instead: the trap.
-    trapped = _grad_cam_reference(model, model.backbone.layer4[1].bn2,
-                                  inputs, ours.categories[:, 0])
+    trapped = _grad_cam_reference(model, model.backbone.layer4[1].bn2, inputs,
+                                  ours.categories[:, 0])
     assert not np.allclose(trapped, truth, atol=1e-3)
 
 
@@ -153,8 +157,7 @@ def test_runs_under_no_grad_and_restores_state(classifier, images):
         result = CAMEngine(model, topk=3)(images(2, 64, 64))
     assert result.heatmaps.max() > 0
     assert all(m.training for m in model.modules())
-    assert {n: p.requires_grad
-            for n, p in model.named_parameters()} == before
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == before
     assert all(p.grad is None for p in model.parameters())
 
 
@@ -166,11 +169,11 @@ def test_several_categories_equal_separate_calls(classifier, images):
     assert together.categories.tolist() == [[1, 4, 7]] * 2
     for k, category in enumerate([1, 4, 7]):
         alone = engine(inputs, target_category=category)
-        np.testing.assert_allclose(together.heatmaps[:, k],
-                                   alone.heatmaps[:, 0], atol=1e-6)
+        np.testing.assert_allclose(
+            together.heatmaps[:, k], alone.heatmaps[:, 0], atol=1e-6)
         probs = model(inputs, mode='tensor').softmax(-1)[:, category]
-        np.testing.assert_allclose(together.scores[:, k],
-                                   probs.detach().numpy(), rtol=1e-5)
+        np.testing.assert_allclose(
+            together.scores[:, k], probs.detach().numpy(), rtol=1e-5)
 
 
 def test_category_checks(classifier, images):
@@ -190,9 +193,11 @@ def test_smoothing_options(classifier, images):
     inputs = images(1, 64, 64)
     plain = CAMEngine(model, target_layers='backbone.layer4')(inputs)
     eigen = CAMEngine(
-        model, target_layers='backbone.layer4', eigen_smooth=True)(inputs)
+        model, target_layers='backbone.layer4', eigen_smooth=True)(
+            inputs)
     aug = CAMEngine(
-        model, target_layers='backbone.layer4', aug_smooth=True)(inputs)
+        model, target_layers='backbone.layer4', aug_smooth=True)(
+            inputs)
     assert not np.allclose(plain.heatmaps, eigen.heatmaps)
     # With the class fixed, aug_smooth is grad-cam's test-time augmentation.
     theirs = _grad_cam_reference(
@@ -208,7 +213,8 @@ def test_several_target_layers_match_grad_cam(classifier, images):
     model = classifier('resnet')
     inputs = images(2, 64, 64)
     ours = CAMEngine(
-        model, target_layers=['backbone.layer3', 'backbone.layer4'])(inputs)
+        model, target_layers=['backbone.layer3', 'backbone.layer4'])(
+            inputs)
     theirs = grad_cam_maps('GradCAM', model,
                            ['backbone.layer3', 'backbone.layer4'], inputs,
                            ours.categories)
@@ -217,8 +223,9 @@ def test_several_target_layers_match_grad_cam(classifier, images):
 
 def test_unknown_target_layer_names_closest(classifier):
     model = classifier('resnet')
-    with pytest.raises(CAMError, match=r"'backbone.layer4.2'.*"
-                       r'backbone.layer4.1'):
+    with pytest.raises(
+            CAMError, match=r"'backbone.layer4.2'.*"
+            r'backbone.layer4.1'):
         CAMEngine(model, target_layers=['backbone.layer4.2'])
     # The reference tool's indexing style also works.
     assert get_layer(model, 'backbone.layer4[-1].bn2') is \

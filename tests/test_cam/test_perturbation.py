@@ -23,12 +23,23 @@ def narrow_resnet():
     return MODELS.build(NARROW_RESNET).eval()
 
 
-def _grad_cam(method, model, layer_name, inputs, categories, vit=False,
+def _grad_cam(method,
+              model,
+              layer_name,
+              inputs,
+              categories,
+              vit=False,
               batch_size=32):
     """grad-cam's own class, called directly, one class per call."""
     layers = layer_name if isinstance(layer_name, list) else [layer_name]
-    return grad_cam_maps(method, model, layers, inputs, categories,
-                         batch_size=batch_size, vit=vit)
+    return grad_cam_maps(
+        method,
+        model,
+        layers,
+        inputs,
+        categories,
+        batch_size=batch_size,
+        vit=vit)
 
 
 @pytest.mark.parametrize('method', ['ScoreCAM', 'AblationCAM'])

@@ -7,8 +7,8 @@ from mmcam.cam import (CAMError, CAMSettings, infer_token_grid,
 
 
 def test_defaults_and_normalisation():
-    settings = CAMSettings(method='gradcam++', target_layers='backbone.x',
-                           target_category='3, 5')
+    settings = CAMSettings(
+        method='gradcam++', target_layers='backbone.x', target_category='3, 5')
     assert settings.method == 'GradCAMPlusPlus'
     assert settings.target_layers == ['backbone.x']
     assert settings.target_category == [3, 5]
