@@ -38,6 +38,7 @@ from .feature_maps import (default_num_extra_tokens, first_tensor,
                            replace_first_tensor, to_feature_map)
 from .methods import CAMMethod, get_method
 from .perturbation import PerturbationCAM
+from .projection import reduced_svd_in_grad_cam
 from .settings import CAMSettings
 from .target_layers import (LayerRecord, default_target_layers,
                             record_layer_outputs, resolve_target_layers,
@@ -45,6 +46,8 @@ from .target_layers import (LayerRecord, default_target_layers,
 from .targets import resolve_categories
 
 _UNSET = object()
+# The dry run that picks default layers uses this input when none is given.
+DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
 
 
 @dataclass
@@ -169,16 +172,18 @@ class CAMEngine:
         param = next(self.model.parameters(), None)
         return param.device if param is not None else torch.device('cpu')
 
-    def record_layers(self,
-                      input_shape: Sequence[int] = (1, 3, 224, 224)
-                      ) -> List[LayerRecord]:
+    def record_layers(
+            self,
+            input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE
+    ) -> List[LayerRecord]:
         """Every layer's output shape for one input of ``input_shape``."""
         dummy = torch.zeros((1, *input_shape[-3:]), device=self.device)
         with cam_mode(self.model, self.device):
             return record_layer_outputs(self._logits, self.model, dummy)
 
     def target_layers(
-        self, input_shape: Sequence[int] = (1, 3, 224, 224)
+        self,
+        input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE
     ) -> List[Tuple[str, nn.Module]]:
         """``(name, module)`` of the target layers; defaults are chosen by a
         dry run at ``input_shape`` the first time."""
@@ -370,12 +375,14 @@ class CAMEngine:
         targets = [ClassifierOutputTarget(int(c)) for c in categories]
         size = (inputs.shape[-1], inputs.shape[-2])
         per_layer = []
-        for i, (_, module) in enumerate(layers):
-            cam = method.get_cam_image(inputs, module, targets, activations[i],
-                                       None if grads is None else grads[i],
-                                       self.settings.eigen_smooth)
-            cam = np.maximum(cam, 0)
-            per_layer.append(scale_cam_image(cam, size)[:, None, :])
+        with reduced_svd_in_grad_cam():
+            for i, (_, module) in enumerate(layers):
+                cam = method.get_cam_image(inputs, module, targets,
+                                           activations[i],
+                                           None if grads is None else grads[i],
+                                           self.settings.eigen_smooth)
+                cam = np.maximum(cam, 0)
+                per_layer.append(scale_cam_image(cam, size)[:, None, :])
         return method.aggregate_multi_layers(per_layer)
 
     def _grad_cam_object(self, layers):

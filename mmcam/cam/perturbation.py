@@ -27,11 +27,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from pytorch_grad_cam.utils.image import scale_cam_image
-from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
 
 from .errors import CAMError
 from .feature_maps import (first_tensor, is_channel_last, replace_first_tensor,
                            to_feature_map)
+from .projection import first_component_projection
 from .target_layers import run_with_layer_hooks
 
 # grad-cam's ablation value below an activation's minimum, and the epsilon
@@ -221,8 +221,10 @@ class PerturbationCAM:
         maps = []
         for k in range(weights.shape[1]):
             weighted = weights[:, k, :, None, None] * activations
-            cam = get_2d_projection(weighted) if self.eigen_smooth else \
-                weighted.sum(axis=1)
+            if self.eigen_smooth:
+                cam = first_component_projection(weighted)
+            else:
+                cam = weighted.sum(axis=1)
             maps.append(scale_cam_image(np.maximum(cam, 0), hw[::-1]))
         return np.stack(maps, axis=1)
 
