@@ -55,4 +55,3 @@ def test_tokens_land_where_their_patches_are():
     # Row-major patch order: patch (row, col) is token row * w + col.
     assert feature_map[0, 0, 2, 4] == 2 * w + 4
     assert feature_map[1, 3, 1, 0] == 1 * w
-
