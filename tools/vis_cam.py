@@ -214,11 +214,15 @@ def run(args) -> int:
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     if args.save_raw and args.save_path is None:
         raise CAMError('--save-raw needs --save-path')
-    if not args.preview_model and args.save_path is None:
-        check_window_possible()
+    # Bad arguments are named before the question of where pictures go.
     cfg_options = parse_cfg_options(args.cfg_options) \
         if args.cfg_options else None
     images = collect_images(args.img)
+    missing = [p for p in images if '://' not in p and not osp.exists(p)]
+    if missing and len(images) == 1:
+        raise CAMError(f'image {missing[0]!r} does not exist')
+    if not args.preview_model and args.save_path is None:
+        check_window_possible()
 
     inferencer = CAMInferencer(
         args.config,

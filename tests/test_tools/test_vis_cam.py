@@ -227,6 +227,8 @@ BAD_INPUTS = {
                                    '--save-raw needs --save-path'),
     'no display': (dict(flags=[], display=False),
                    'no display to show the pictures on; pass --save-path'),
+    'missing image, no display': (dict(img='{tmp}/nope.jpg', display=False),
+                                  "image '.*nope.jpg' does not exist"),
     'not an int': (dict(flags=['--topk', 'two']),
                    "argument --topk: invalid int value: 'two'"),
 }
@@ -242,7 +244,7 @@ def test_bad_input_is_one_line_naming_the_value(case, vis_cam, tiny_resnet,
     img = spec.get('img', str(test_images['color'])).format(**values)
     ckpt = spec.get('checkpoint', str(checkpoint)).format(**values)
     flags = [f.format(**values) for f in spec.get('flags', [])]
-    if '--save-path' not in flags and case != 'no display' \
+    if '--save-path' not in flags and spec.get('display', True) \
             and case != 'save-raw without save-path':
         flags += ['--save-path', str(tmp_path / 'out')]
     if spec.get('display', True):
