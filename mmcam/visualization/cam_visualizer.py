@@ -35,6 +35,10 @@ class CAMVisualizer(Visualizer):
         caption_inside (bool): Draw captions over the top of each panel
             instead of in a bar above it, so a panel keeps the image's
             size. Defaults to False.
+        min_size (int): Enlarge smaller images (e.g. CIFAR's 32x32) by a
+            whole factor until their shorter side reaches ``min_size``, so
+            heatmaps and captions stay legible. 0 draws every image at its
+            own size. Defaults to 0.
         **kwargs: Passed to :class:`mmengine.visualization.Visualizer`
             (``vis_backends``, ``save_dir``, ...).
     """
@@ -46,6 +50,7 @@ class CAMVisualizer(Visualizer):
                  show_original: bool = True,
                  max_columns: int = 4,
                  caption_inside: bool = False,
+                 min_size: int = 0,
                  **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         colormap_code(colormap)  # fail at build time on a bad name
@@ -56,6 +61,7 @@ class CAMVisualizer(Visualizer):
         self.show_original = show_original
         self.max_columns = max(1, int(max_columns))
         self.caption_inside = caption_inside
+        self.min_size = max(0, int(min_size))
 
     def draw_cam(self,
                  image: np.ndarray,
@@ -78,6 +84,17 @@ class CAMVisualizer(Visualizer):
             most ``max_columns`` overlays.
         """
         image = np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+        shorter = min(image.shape[:2])
+        if 0 < shorter < self.min_size:
+            # Whole factors and nearest neighbours keep pixels crisp;
+            # overlay_heatmap resizes the heatmaps to the enlarged image.
+            factor = -(-self.min_size // shorter)
+            image = cv2.resize(
+                image,
+                None,
+                fx=factor,
+                fy=factor,
+                interpolation=cv2.INTER_NEAREST)
         heatmaps = np.asarray(heatmaps)
         if heatmaps.ndim == 2:
             heatmaps = heatmaps[None]

@@ -82,9 +82,11 @@ class CAMHook(Hook):
             ``'test'``. Defaults to both.
         draw_cfg (dict, optional): Drawing options of
             :class:`~mmcam.visualization.CAMVisualizer` (``colormap``,
-            ``alpha``, ``show_original``, ``max_columns``). Defaults to the
-            runner's visualizer if it is a ``CAMVisualizer``, else
-            ``CAMVisualizer``'s defaults.
+            ``alpha``, ``show_original``, ``max_columns``, ``min_size``).
+            Defaults to the runner's visualizer if it is a
+            ``CAMVisualizer``, else ``CAMVisualizer``'s defaults with
+            ``min_size=224``: network inputs of small-image datasets such
+            as CIFAR are enlarged so their captions stay legible.
     """
 
     def __init__(self,
@@ -157,7 +159,10 @@ class CAMHook(Hook):
                 # the runner visualizer's backends.
                 self.drawer = CAMVisualizer(
                     name=f'cam_hook_drawer_{id(self)}',
-                    **(self.draw_cfg or {}))
+                    **{
+                        'min_size': 224,
+                        **(self.draw_cfg or {})
+                    })
 
     def before_val_epoch(self, runner) -> None:
         self._start_epoch(runner, 'val')

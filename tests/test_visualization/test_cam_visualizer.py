@@ -1,0 +1,54 @@
+"""CAMVisualizer draws overlays, captions and rows, and builds from any
+scope."""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from mmcam.visualization import CAMVisualizer, overlay_heatmap  # noqa: E402
+
+
+def _image(height=48, width=64):
+    image = np.zeros((height, width, 3), np.uint8)
+    image[:, :, 1] = 120
+    return image
+
+
+def test_overlay_keeps_the_image_where_there_is_no_heatmap():
+    image = _image()
+    heatmap = np.full((12, 16), np.nan, np.float32)
+    heatmap[:, 8:] = 1.0  # the right half only
+    drawn = overlay_heatmap(image, heatmap, alpha=0.5)
+    assert drawn.shape == image.shape
+    assert (drawn[:, :20] == image[:, :20]).all()
+    assert (drawn[:, 40:] != image[:, 40:]).any()
+
+
+def test_panels_and_rows():
+    visualizer = CAMVisualizer(name='test_rows', max_columns=2)
+    image = _image()
+    maps = np.random.default_rng(0).random((3, 48, 64)).astype(np.float32)
+    drawn = visualizer.draw_cam(image, maps)
+    # Two rows: original + 2 overlays, original + 1 overlay (4 px gaps).
+    assert drawn.shape == (2 * 48 + 4, 3 * 64 + 2 * 4, 3)
+
+
+def test_small_images_are_enlarged_by_a_whole_factor():
+    visualizer = CAMVisualizer(name='test_min_size', min_size=100)
+    image = _image(32, 40)
+    drawn = visualizer.draw_cam(image, np.ones((32, 40), np.float32))
+    # ceil(100 / 32) = 4: two 128x160 panels side by side.
+    assert drawn.shape == (128, 2 * 160 + 4, 3)
+    assert CAMVisualizer(name='test_default').draw_cam(
+        image, np.ones((32, 40), np.float32)).shape == (32, 84, 3)
+
+
+def test_builds_under_mmpretrain_scope():
+    from mmpretrain.registry import VISUALIZERS
+
+    import mmcam  # noqa: F401  (registers CAMVisualizer)
+    visualizer = VISUALIZERS.build(
+        dict(type='CAMVisualizer', name='test_scope', colormap='turbo'))
+    assert isinstance(visualizer, CAMVisualizer)
+    assert visualizer.colormap == 'turbo'
