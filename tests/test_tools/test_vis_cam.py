@@ -1,7 +1,6 @@
 """tools/vis_cam.py: a few real runs in subprocesses, and every bad input
 through ``main()`` in this process (each subprocess costs seconds of
 start-up)."""
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -29,11 +28,8 @@ def run_tool(*args, env=None):
 
 
 @pytest.fixture(scope='module')
-def vis_cam():
-    spec = importlib.util.spec_from_file_location('vis_cam', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def vis_cam(load_tool):
+    return load_tool(TOOL)
 
 
 @pytest.fixture(scope='module')
