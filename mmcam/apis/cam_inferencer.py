@@ -452,15 +452,10 @@ class CAMInferencer(BaseInferencer):
     def categories_per_image(self, target_category=_UNSET, topk=_UNSET) -> int:
         """How many heatmaps each image gets with these overrides."""
         overrides = self._call_overrides(target_category, topk)
-        settings = CAMSettings(
+        return CAMSettings(
             target_category=overrides.get('target_category',
                                           self.settings.target_category),
-            topk=overrides.get('topk', self.settings.topk))
-        if settings.topk is not None:
-            return settings.topk
-        if isinstance(settings.target_category, list):
-            return len(settings.target_category)
-        return 1
+            topk=overrides.get('topk', self.settings.topk)).heatmaps_per_sample
 
     @staticmethod
     def _results_of(image: np.ndarray, path: Optional[str]) -> dict:

@@ -110,6 +110,16 @@ class CAMSettings:
         self.aug_smooth = bool(self.aug_smooth)
         self.vit_like = bool(self.vit_like)
 
+    @property
+    def heatmaps_per_sample(self) -> int:
+        """How many heatmaps each sample gets: ``topk``, one per given
+        class, or one (predicted or ground-truth class)."""
+        if self.topk is not None:
+            return self.topk
+        if isinstance(self.target_category, list):
+            return len(self.target_category)
+        return 1
+
     @classmethod
     def from_kwargs(cls, **kwargs) -> 'CAMSettings':
         """Build from keyword arguments, naming unknown ones in the error."""

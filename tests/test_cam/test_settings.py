@@ -55,3 +55,10 @@ def test_tokens_land_where_their_patches_are():
     # Row-major patch order: patch (row, col) is token row * w + col.
     assert feature_map[0, 0, 2, 4] == 2 * w + 4
     assert feature_map[1, 3, 1, 0] == 1 * w
+
+
+def test_heatmaps_per_sample():
+    assert CAMSettings().heatmaps_per_sample == 1
+    assert CAMSettings(target_category='gt').heatmaps_per_sample == 1
+    assert CAMSettings(target_category=[3, 5, 7]).heatmaps_per_sample == 3
+    assert CAMSettings(topk=4).heatmaps_per_sample == 4
