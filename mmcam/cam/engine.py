@@ -198,6 +198,32 @@ class CAMEngine:
             self._layers = resolve_target_layers(self.model, names)
         return self._layers
 
+    def check_settings(
+            self, input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE) -> None:
+        """Fail now on settings that could never give a heatmap, with one
+        dry forward pass at ``input_shape`` (no gradients, no CAM).
+
+        Raises:
+            CAMError: a target layer without a spatial output (a neck's
+                pooled vector), a class id outside the head's classes, or
+                a ``topk`` above their number.
+        """
+        records = {r.name: r for r in self.record_layers(input_shape)}
+        for name, _ in self.target_layers(input_shape):
+            record = records.get(name)
+            if record is not None and record.spatial_size(
+                    self.num_extra_tokens) == 0:
+                raise CAMError(
+                    f'target layer {name!r} outputs shape '
+                    f'{record.output_shape}, which is not a spatial feature '
+                    'map; pick a layer with (B, C, H, W) or (B, L, C) '
+                    'output (--preview-model lists them)')
+        if self.settings.target_category != 'gt':
+            dummy = torch.zeros((1, *input_shape[-3:]), device=self.device)
+            resolve_categories(
+                self.logits(dummy), self.settings.target_category,
+                self.settings.topk)
+
     @property
     def target_layer_names(self) -> List[str]:
         return [name for name, _ in self.target_layers()]
