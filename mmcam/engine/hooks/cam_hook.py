@@ -1,9 +1,11 @@
 """CAMHook: class activation maps of validation and test samples."""
+import hashlib
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from mmengine.dataset import DefaultSampler
 from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -11,10 +13,14 @@ from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
-from mmcam.utils import class_name, one_line
+from mmcam.utils import (InputGeometry, InvertiblePipeline, class_name,
+                         one_line)
 from mmcam.visualization import CAMVisualizer, save_picture
+from mmcam.visualization.raw_maps import RawMapWriter, check_writable_folder
 
 _PHASES = ('val', 'test')
+# Iterations between hand-overs of pictures to the vis backends.
+_PUBLISH_INTERVAL = 16
 
 
 @HOOKS.register_module()
@@ -79,9 +85,23 @@ class CAMHook(Hook):
             ScoreCAM and AblationCAM. Defaults to 32.
         interval (int): Explain the samples whose dataset index is a
             multiple of ``interval``. Defaults to 1000.
-        out_dir (str, optional): Write pictures here instead of the vis
-            backends; a relative path is taken from the runner's
+        out_dir (str, optional): Write pictures (and raw maps) here instead
+            of the vis backends; a relative path is taken from the runner's
             ``work_dir``. Defaults to None.
+        save_raw (bool): Also write each explained sample's heatmaps as
+            ``out_dir/<phase>/maps/<dataset index>_<image stem>.npy``:
+            float16 ``(K, H, W)`` in [0, 1], on the original image where
+            the test pipeline can be inverted (resizes, centre crops), else
+            at the network input; with one JSON line per sample in
+            ``index_rank<r>.jsonl`` (see
+            :mod:`mmcam.visualization.raw_maps`). Needs ``out_dir``.
+            Defaults to False.
+        draw (bool): Draw pictures. ``draw=False, save_raw=True`` exports
+            raw maps only. Defaults to True.
+        resume (bool): Skip samples whose outputs already exist in
+            ``out_dir`` (raw maps when ``save_raw``, else pictures), so a
+            preempted job continues where it stopped; refuses outputs made
+            with other settings. Needs ``out_dir``. Defaults to False.
         enable (bool): Whether to draw anything. Defaults to True.
         phases (Sequence[str]): Loops to draw in, from ``'val'`` and
             ``'test'``. Defaults to both.
@@ -106,6 +126,9 @@ class CAMHook(Hook):
                  batch_size: int = 32,
                  interval: int = 1000,
                  out_dir: Optional[str] = None,
+                 save_raw: bool = False,
+                 draw: bool = True,
+                 resume: bool = False,
                  enable: bool = True,
                  phases: Sequence[str] = _PHASES,
                  draw_cfg: Optional[dict] = None) -> None:
@@ -129,8 +152,15 @@ class CAMHook(Hook):
         if unknown:
             raise CAMError(f'CAMHook phases {unknown} unknown; choose from '
                            f'{list(_PHASES)}')
+        for name, value in (('save_raw', save_raw), ('resume', resume)):
+            if value and out_dir is None:
+                raise CAMError(f'CAMHook {name}=True needs out_dir, the '
+                               'folder to write to')
         self.interval = interval
         self.out_dir = out_dir
+        self.save_raw = bool(save_raw)
+        self.draw = bool(draw)
+        self.resume = bool(resume)
         self.enable = bool(enable)
         self.phases = phases
         self.draw_cfg = dict(draw_cfg) if draw_cfg else None
@@ -142,6 +172,11 @@ class CAMHook(Hook):
         # sampler cannot tell them (then the loop is taken as sequential).
         self._indices: Optional[List[int]] = None
         self._pending: List[Tuple[int, str, np.ndarray, int]] = []
+        # Whether every process runs the same number of iterations, so they
+        # can gather pictures together in the middle of a loop.
+        self._gather_midway = True
+        self._writer: Optional[RawMapWriter] = None
+        self._geometries: dict = {}  # InvertiblePipeline per pipeline
 
     # ------------------------------------------------------------------
     # Set-up: report configuration mistakes when the run starts.
@@ -152,6 +187,12 @@ class CAMHook(Hook):
         if self.enable:
             self._build(runner)
             self.engine.check_settings(self._input_shape(runner))
+            if self.out_dir is not None:
+                check_writable_folder(self._out_root(runner),
+                                      'CAMHook out_dir')
+
+    def _out_root(self, runner) -> str:
+        return osp.join(runner.work_dir, self.out_dir)
 
     def _input_shape(self, runner) -> Tuple[int, ...]:
         """``(1, C, H, W)`` of a network input of the first loop this hook
@@ -206,6 +247,30 @@ class CAMHook(Hook):
             self._build(runner)
             loop = runner.val_loop if phase == 'val' else runner.test_loop
             self._indices = _sampler_indices(loop.dataloader)
+            sampler = getattr(loop.dataloader, 'sampler', None)
+            self._gather_midway = get_dist_info()[1] == 1 or (isinstance(
+                sampler, DefaultSampler) and sampler.round_up)
+            if self.save_raw:
+                _, phase_name = self._step_and_phase_name(runner, phase)
+                self._writer = RawMapWriter(
+                    osp.join(self._out_root(runner), phase_name),
+                    get_dist_info()[0], self._export_settings(runner),
+                    self.resume)
+
+    def _export_settings(self, runner) -> dict:
+        """What the raw maps depend on, compared when resuming."""
+        settings = self.settings
+        cfg = getattr(runner, 'cfg', None)
+        model_cfg = cfg.get('model') if cfg is not None else None
+        return dict(
+            method=self.engine.method.name,
+            target_layers=self.engine.target_layer_names,
+            target_category=settings.target_category,
+            topk=settings.topk,
+            eigen_smooth=settings.eigen_smooth,
+            aug_smooth=settings.aug_smooth,
+            model=hashlib.sha1(str(model_cfg).encode()).hexdigest()[:12],
+            checkpoint=cfg.get('load_from') if cfg is not None else None)
 
     def _active(self, phase: str) -> bool:
         return self.enable and phase in self.phases
@@ -221,6 +286,7 @@ class CAMHook(Hook):
         """Draw the chosen samples of a validation batch."""
         self._explain_batch(runner, 'val', data_batch,
                             runner.val_loop.dataloader.dataset)
+        self._publish_every(runner, 'val', batch_idx)
 
     def after_test_iter(self,
                         runner,
@@ -230,6 +296,7 @@ class CAMHook(Hook):
         """Draw the chosen samples of a test batch."""
         self._explain_batch(runner, 'test', data_batch,
                             runner.test_loop.dataloader.dataset)
+        self._publish_every(runner, 'test', batch_idx)
 
     def _explain_batch(self, runner, phase: str, data_batch: Optional[dict],
                        dataset) -> None:
@@ -241,9 +308,14 @@ class CAMHook(Hook):
             return
         chosen = self._choose_samples(data_batch['data_samples'],
                                       first_position, len(dataset))
+        step, phase_name = self._step_and_phase_name(runner, phase)
+        if self.resume:
+            chosen = [
+                sample for sample in chosen
+                if not self._done(runner, phase_name, data_batch, sample)
+            ]
         if not chosen:
             return
-        step, phase_name = self._step_and_phase_name(runner, phase)
         try:
             heatmaps = self._compute(runner, data_batch, chosen)
         except Exception as error:  # noqa: BLE001  (never stop the run)
@@ -262,8 +334,11 @@ class CAMHook(Hook):
             if result is None:
                 continue
             try:
-                self._draw(runner, phase, phase_name, step, data_batch, sample,
-                           result, dataset)
+                if self._writer is not None:
+                    self._save_raw(data_batch, sample, result, dataset)
+                if self.draw:
+                    self._draw(runner, phase, phase_name, step, data_batch,
+                               sample, result, dataset)
             except Exception as error:  # noqa: BLE001
                 self._warn(runner, phase, data_batch, sample, error)
 
@@ -352,8 +427,7 @@ class CAMHook(Hook):
         picture = self.drawer.draw_cam(
             image, heatmaps, labels, original_label=original_label)
 
-        file_stem = f'{dataset_index}_{self.engine.method.name}_' \
-                    f'{self._category_tag()}'
+        file_stem = self._file_stem(dataset_index)
         if self.out_dir is not None:
             out_dir = osp.join(runner.work_dir, self.out_dir)
             save_picture(picture,
@@ -361,6 +435,60 @@ class CAMHook(Hook):
         else:
             self._pending.append(
                 (dataset_index, f'cam_{phase}_{file_stem}', picture, step))
+
+    def _done(self, runner, phase_name: str, data_batch: dict,
+              sample: Tuple[int, int]) -> bool:
+        """Whether a resumed run finds the sample's outputs on disk."""
+        row, dataset_index = sample
+        if self._writer is not None:
+            path = data_batch['data_samples'][row].metainfo.get('img_path')
+            return self._writer.done(dataset_index, path)
+        return osp.isfile(
+            osp.join(self._out_root(runner), phase_name,
+                     f'{self._file_stem(dataset_index)}.png'))
+
+    def _save_raw(self, data_batch: dict, sample: tuple, result,
+                  dataset) -> None:
+        row, dataset_index = sample
+        heatmaps, categories, scores = result
+        data_sample = data_batch['data_samples'][row]
+        input_hw = tuple(data_batch['inputs'][row].shape[-2:])
+        # The preprocessor pads at the bottom and right; drop the padding.
+        heatmaps = heatmaps[:, :input_hw[0], :input_hw[1]]
+        geometry = self._geometry(dataset, dataset_index, data_sample,
+                                  input_hw)
+        space = 'input'
+        if geometry is not None:
+            heatmaps, space = geometry.to_image(heatmaps), 'image'
+        classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+        self._writer.write(dataset_index, data_sample.metainfo.get('img_path'),
+                           heatmaps, categories, scores,
+                           [class_name(classes, c) for c in categories],
+                           space)
+
+    def _geometry(self, dataset, index: int, data_sample,
+                  input_hw) -> Optional[InputGeometry]:
+        """Where the network input lies in the original image: the test
+        pipeline replayed on a blank image of the original size (resizes
+        and crops depend on sizes only). None when it cannot be told."""
+        pipeline = _pipeline_of(dataset, index)
+        ori_shape = data_sample.metainfo.get('ori_shape')
+        transforms = getattr(pipeline, 'transforms', None)
+        if transforms is None or ori_shape is None:
+            return None
+        key = id(pipeline)
+        if key not in self._geometries:
+            self._geometries[key] = InvertiblePipeline(
+                transforms, build=lambda transform: transform)
+        invertible = self._geometries[key]
+        if not invertible.invertible:
+            return None
+        blank = np.zeros((*ori_shape[:2], 3), np.uint8)
+        _, geometry = invertible(
+            dict(img=blank, img_shape=blank.shape[:2], ori_shape=ori_shape))
+        if geometry is None or tuple(geometry.input_hw) != input_hw:
+            return None
+        return geometry
 
     @staticmethod
     def _network_input_image(runner, image: torch.Tensor) -> np.ndarray:
@@ -382,6 +510,10 @@ class CAMHook(Hook):
             image = np.repeat(image, 3, axis=-1)
         return np.ascontiguousarray(image)
 
+    def _file_stem(self, dataset_index: int) -> str:
+        return f'{dataset_index}_{self.engine.method.name}_' \
+            f'{self._category_tag()}'
+
     def _category_tag(self) -> str:
         settings = self.settings
         if settings.topk is not None:
@@ -392,25 +524,38 @@ class CAMHook(Hook):
             return 'gt'
         return 'class' + '-'.join(map(str, settings.target_category))
 
-    @staticmethod
-    def _warn(runner, phase: str, data_batch: dict, sample: Tuple[int, int],
-              error: Exception) -> None:
+    def _warn(self, runner, phase: str, data_batch: dict,
+              sample: Tuple[int, int], error: Exception) -> None:
         row, dataset_index = sample
         path = data_batch['data_samples'][row].metainfo.get('img_path')
         where = f' ({path})' if path else ''
-        message = str(error).strip().splitlines()
-        runner.logger.warning(
-            f'CAMHook: no heatmap for {phase} sample {dataset_index}{where}: '
-            f'{type(error).__name__}: {message[0] if message else ""}')
+        message = f'{type(error).__name__}: {one_line(error)}'
+        runner.logger.warning(f'CAMHook: no heatmap for {phase} sample '
+                              f'{dataset_index}{where}: {message}')
+        if self._writer is not None:
+            self._writer.write_failure(dataset_index, path, message)
 
     # ------------------------------------------------------------------
     # End of epoch: hand the pictures to the vis backends.
     # ------------------------------------------------------------------
     def after_val_epoch(self, runner, metrics=None) -> None:
         self._publish(runner, 'val')
+        self._close_writer()
 
     def after_test_epoch(self, runner, metrics=None) -> None:
         self._publish(runner, 'test')
+        self._close_writer()
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _publish_every(self, runner, phase: str, batch_idx: int) -> None:
+        """Hand pictures on in chunks, so they never pile up over a loop;
+        every process reaches the same iterations, where they gather."""
+        if (batch_idx + 1) % _PUBLISH_INTERVAL == 0 and self._gather_midway:
+            self._publish(runner, phase)
 
     def _publish(self, runner, phase: str) -> None:
         if not self._active(phase) or self.out_dir is not None:
@@ -457,4 +602,20 @@ def _sampler_indices(dataloader) -> Optional[List[int]]:
         return None  # batches in an order of their own
     if isinstance(sampler, (DefaultSampler, SequentialSampler)):
         return [int(i) for i in sampler]
+    return None
+
+
+def _pipeline_of(dataset, index: int):
+    """The pipeline that made sample ``index`` of ``dataset``, looking
+    through ``ConcatDataset``, ``RepeatDataset`` and
+    ``ClassBalancedDataset`` to the part the sample comes from."""
+    for _ in range(16):  # wrappers of wrappers, never endless
+        to_inner = getattr(dataset, '_get_ori_dataset_idx', None)
+        if to_inner is None:
+            return getattr(dataset, 'pipeline', None)
+        inner = to_inner(index)
+        if isinstance(inner, tuple):  # ConcatDataset: (part, index)
+            dataset, index = dataset.datasets[inner[0]], inner[1]
+        else:
+            dataset, index = dataset.dataset, inner
     return None
