@@ -20,7 +20,7 @@ from mmcam.visualization.raw_maps import RawMapWriter, check_writable_folder
 
 _PHASES = ('val', 'test')
 # Iterations between hand-overs of pictures to the vis backends.
-_PUBLISH_INTERVAL = 16
+_PUBLISH_INTERVAL = 4
 
 
 @HOOKS.register_module()
