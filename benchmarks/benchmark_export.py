@@ -53,8 +53,7 @@ def make_dataset(root: str, count: int, size: int = 224) -> None:
             cv2.circle(image, centre, 40, (220, 200, 60), -1)
         else:
             cv2.rectangle(image, (centre[0] - 40, centre[1] - 40),
-                          (centre[0] + 40, centre[1] + 40), (60, 200, 220),
-                          -1)
+                          (centre[0] + 40, centre[1] + 40), (60, 200, 220), -1)
         cv2.imwrite(osp.join(root, name, f'{index:05d}.png'), image)
 
 
@@ -85,18 +84,18 @@ def config(data_root: str, work_dir: str, variant: str) -> dict:
         test_cfg=dict(),
         default_scope='mmpretrain',
         default_hooks=dict(logger=dict(type='LoggerHook', interval=1000)),
-        custom_hooks=[] if hook is None else [
-            dict(type='CAMHook', interval=1, **hook)
-        ],
+        custom_hooks=[]
+        if hook is None else [dict(type='CAMHook', interval=1, **hook)],
         log_level='WARNING',
         work_dir=work_dir)
 
 
 def run_one(args) -> None:
     """One variant in this process; prints JSON with its peak RSS."""
-    import mmcam  # noqa: F401
     from mmengine.config import Config
     from mmengine.runner import Runner
+
+    import mmcam  # noqa: F401
     cfg = Config(config(args.data, args.work, args.run_one))
     Runner.from_cfg(cfg).test()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -167,8 +166,9 @@ def main() -> None:
         for variant in ('export', 'backends'):
             rss = [
                 measure(variant, datasets[count],
-                        osp.join(tmp, f'rss_{variant}_{count}'))
-                ['peak_rss_mib'] for count in (n, 4 * n)
+                        osp.join(tmp,
+                                 f'rss_{variant}_{count}'))['peak_rss_mib']
+                for count in (n, 4 * n)
             ]
             print(f'| {variant} | {rss[0]:.0f} | {rss[1]:.0f} | '
                   f'{rss[1] - rss[0]:.0f} |')

@@ -279,9 +279,8 @@ def run(args) -> int:
                 print(f'note: {result["note"]}')
             first = False
         print(describe(result, inferencer), flush=True)
-        written += sum(
-            f.lower().endswith(PICTURE_SUFFIXES)
-            for f in result.get('out_files', []))
+        written += sum(f.lower().endswith(PICTURE_SUFFIXES)
+                       for f in result.get('out_files', []))
     if args.save_path is not None and written:
         print(f'wrote {written} picture(s) to {args.save_path}')
     if failed and len(images) > 1:

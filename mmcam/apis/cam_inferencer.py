@@ -653,14 +653,15 @@ class CAMInferencer(BaseInferencer):
             heatmaps = prediction['heatmaps']
             outside = ~sample.geometry.region_mask()
         else:
-            canvas = sample.packed['inputs'].numpy().transpose(
-                1, 2, 0)[..., ::-1]
+            canvas = sample.packed['inputs'].numpy().transpose(1, 2,
+                                                               0)[..., ::-1]
             heatmaps = prediction['input_heatmaps']
             outside = None
         pictures, files = [], []
-        for heatmap, category, score, name in zip(
-                heatmaps, prediction['categories'], prediction['scores'],
-                prediction['class_names']):
+        for heatmap, category, score, name in zip(heatmaps,
+                                                  prediction['categories'],
+                                                  prediction['scores'],
+                                                  prediction['class_names']):
             # NaN leaves the image as it is where the network saw
             # nothing, instead of painting it the colour of 0.
             shown = heatmap if outside is None else np.where(

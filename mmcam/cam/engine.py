@@ -28,11 +28,11 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
 from mmengine.model import BaseModel, is_model_wrapper
 from pytorch_grad_cam.activations_and_gradients import ActivationsAndGradients
 from pytorch_grad_cam.utils.image import scale_cam_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .errors import CAMError
 from .feature_maps import (default_num_extra_tokens, first_tensor,
@@ -233,8 +233,9 @@ class CAMEngine:
             self._layers = resolve_target_layers(self.model, names)
         return self._layers
 
-    def check_settings(
-            self, input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE) -> None:
+    def check_settings(self,
+                       input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE
+                       ) -> None:
         """Fail now on settings that could never give a heatmap, with one
         dry forward pass at ``input_shape`` (no gradients, no CAM).
 
@@ -255,8 +256,8 @@ class CAMEngine:
                     'output (--preview-model lists them)')
         if self.settings.target_category != 'gt':
             dummy = torch.zeros((1, *input_shape[-3:]),
-                            device=self.device,
-                            dtype=self.dtype)
+                                device=self.device,
+                                dtype=self.dtype)
             resolve_categories(
                 self.logits(dummy), self.settings.target_category,
                 self.settings.topk)

@@ -216,8 +216,7 @@ def check_checkpoint_fits(model, checkpoint: dict, filename: str) -> None:
             shaped weights.
     """
     model = model.module if is_model_wrapper(model) else model
-    check_state_dict_fits(model, state_dict_of(checkpoint, filename),
-                          filename)
+    check_state_dict_fits(model, state_dict_of(checkpoint, filename), filename)
 
 
 def check_writable(path: str, what: str) -> None:

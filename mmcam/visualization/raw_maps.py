@@ -73,8 +73,9 @@ class RawMapWriter:
         if self.resume and osp.isfile(path):
             with open(path) as f:
                 stored = json.load(f)
-            changed = sorted(k for k in set(stored) | set(settings)
-                             if stored.get(k) != settings.get(k))
+            changed = sorted(
+                k for k in set(stored) | set(settings)
+                if stored.get(k) != settings.get(k))
             if changed:
                 key = changed[0]
                 raise CAMError(
@@ -99,10 +100,9 @@ class RawMapWriter:
         return osp.isfile(
             osp.join(self.folder, self.file_name(index, img_path)))
 
-    def write(self, index: int, img_path: Optional[str],
-              heatmaps: np.ndarray, categories: Sequence[int],
-              scores: Sequence[float], class_names: Sequence[str],
-              space: str) -> str:
+    def write(self, index: int, img_path: Optional[str], heatmaps: np.ndarray,
+              categories: Sequence[int], scores: Sequence[float],
+              class_names: Sequence[str], space: str) -> str:
         """Write one sample's ``(K, H, W)`` maps and its index line.
 
         Args:
@@ -154,8 +154,8 @@ def read_index(folder: str) -> list:
             for line in f:
                 if line.strip():
                     record = json.loads(line)
-                    if 'error' in record and records.get(
-                            record['index'], {}).get('file'):
+                    if 'error' in record and records.get(record['index'],
+                                                         {}).get('file'):
                         continue  # a success from another run stands
                     records[record['index']] = record
     return [records[i] for i in sorted(records)]

@@ -317,8 +317,9 @@ def test_model_names_and_configs(tiny_resnet):
         CAMInferencer(str(config), pretrained=False, device='cuda:7')
 
 
-def test_a_failing_image_in_a_batch_spares_the_others(
-        resnet_inferencer, test_images, tmp_path, monkeypatch):
+def test_a_failing_image_in_a_batch_spares_the_others(resnet_inferencer,
+                                                      test_images, tmp_path,
+                                                      monkeypatch):
     """The network (here: out of memory on the constant black image) and
     the drawing (here: a full disk for one file) fail for one image; with
     ``on_bad_image='report'`` the others are explained and written."""
@@ -360,9 +361,8 @@ def test_a_failing_image_in_a_batch_spares_the_others(
         on_bad_image='report',
         show_dir=str(tmp_path),
         target_category=1)
-    assert [r['img_path'] for r in results] == [
-        images[0], None, images[2], images[3]
-    ]
+    assert [r['img_path']
+            for r in results] == [images[0], None, images[2], images[3]]
     assert 'error' not in results[0] and 'error' not in results[3]
     assert results[1]['error'] == (
         "no heatmap for image 'array 1': MemoryError: out of memory")
@@ -377,8 +377,7 @@ def test_a_failing_image_in_a_batch_spares_the_others(
 
 @pytest.mark.parametrize('kwargs, message', [
     (dict(topk=True), 'topk must be a positive integer, got True'),
-    (dict(target_category=[281.9]),
-     'target category 281.9 is not a class id'),
+    (dict(target_category=[281.9]), 'target category 281.9 is not a class id'),
     (dict(target_category=True), 'target category True is not a class id'),
 ])
 def test_call_settings_are_validated(resnet_inferencer, test_images, kwargs,
@@ -389,7 +388,7 @@ def test_call_settings_are_validated(resnet_inferencer, test_images, kwargs,
 
 def test_classes_must_name_every_class(tiny_resnet):
     config, checkpoint = tiny_resnet
-    with pytest.raises(CAMError,
-                       match='classes has 2 name.s. but the head has 5'):
+    with pytest.raises(
+            CAMError, match='classes has 2 name.s. but the head has 5'):
         CAMInferencer(
             str(config), pretrained=str(checkpoint), classes=['a', 'b'])

@@ -245,16 +245,14 @@ def test_record_layers_lists_names_and_shapes(classifier):
     assert shapes['head.fc'] == (1, 10)
 
 
-def test_shapley_cam_at_layers_the_score_reaches_linearly(
-        classifier, images):
+def test_shapley_cam_at_layers_the_score_reaches_linearly(classifier, images):
     """With frozen parameters the gradient at ``layer4`` (pooling, then
     FC) is a constant without a graph; its Hessian term is 0, as for
     grad-cam's ShapleyCAM on a trainable model."""
     model = classifier('resnet')
     inputs = images(2, 64, 64)
     ours = CAMEngine(
-        model, method='ShapleyCAM', target_layers=['backbone.layer4'],
-        topk=2)(
+        model, method='ShapleyCAM', target_layers=['backbone.layer4'], topk=2)(
             inputs)
     theirs = grad_cam_maps('ShapleyCAM', model, ['backbone.layer4'], inputs,
                            ours.categories)

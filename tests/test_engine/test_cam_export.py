@@ -99,9 +99,8 @@ def test_resume_does_only_what_is_missing(tiny_cfg, tmp_path, monkeypatch):
     calls.clear()
     original_call = CAMEngine.__call__
     monkeypatch.setattr(
-        CAMEngine, '__call__', lambda engine, inputs, **kwargs:
-        (calls.append(len(inputs)), original_call(engine, inputs, **kwargs))
-        [1])
+        CAMEngine, '__call__', lambda engine, inputs, **kwargs: (calls.append(
+            len(inputs)), original_call(engine, inputs, **kwargs))[1])
     tiny_cfg.custom_hooks[0]['resume'] = True
     tiny_cfg.experiment_name += '_resumed'
     Runner.from_cfg(tiny_cfg).test()
@@ -112,8 +111,10 @@ def test_resume_does_only_what_is_missing(tiny_cfg, tmp_path, monkeypatch):
 
     tiny_cfg.custom_hooks[0]['method'] = 'LayerCAM'
     tiny_cfg.experiment_name += '_other'
-    with pytest.raises(CAMError, match="cannot resume in .*made with "
-                       "method='GradCAM', this run has 'LayerCAM'"):
+    with pytest.raises(
+            CAMError,
+            match="cannot resume in .*made with "
+            "method='GradCAM', this run has 'LayerCAM'"):
         Runner.from_cfg(tiny_cfg).test()
 
 
@@ -125,8 +126,9 @@ def test_export_needs_a_writable_out_dir(tiny_cfg, tmp_path):
     blocker = tmp_path / 'a_file'
     blocker.write_text('')
     _export(tiny_cfg, blocker / 'cams')
-    with pytest.raises(CAMError, match="CAMHook out_dir '.*a_file/cams' "
-                       'cannot be written'):
+    with pytest.raises(
+            CAMError, match="CAMHook out_dir '.*a_file/cams' "
+            'cannot be written'):
         Runner.from_cfg(tiny_cfg).test()
 
 

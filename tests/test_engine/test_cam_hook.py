@@ -207,9 +207,8 @@ def _wrapped_test_set(cfg, wrapper):
     return dict(type='ClassBalancedDataset', dataset=inner, oversample_thr=1)
 
 
-@pytest.mark.parametrize('wrapper', [
-    'ConcatDataset', 'RepeatDataset', 'ClassBalancedDataset'
-])
+@pytest.mark.parametrize(
+    'wrapper', ['ConcatDataset', 'RepeatDataset', 'ClassBalancedDataset'])
 def test_wrapped_datasets_keep_every_sample_picture(tiny_cfg, tmp_path,
                                                     monkeypatch, wrapper):
     """Files are named by the index into the loop's dataset, not by the
@@ -221,10 +220,10 @@ def test_wrapped_datasets_keep_every_sample_picture(tiny_cfg, tmp_path,
     def record(hook, runner, phase, phase_name, step, data_batch, sample,
                result, dataset):
         row, index = sample
-        drawn.append((index,
-                      data_batch['data_samples'][row].metainfo['img_path']))
-        return original_draw(hook, runner, phase, phase_name, step,
-                             data_batch, sample, result, dataset)
+        drawn.append(
+            (index, data_batch['data_samples'][row].metainfo['img_path']))
+        return original_draw(hook, runner, phase, phase_name, step, data_batch,
+                             sample, result, dataset)
 
     monkeypatch.setattr(CAMHook, '_draw', record)
     out_dir = str(tmp_path / 'cams')
@@ -237,8 +236,9 @@ def test_wrapped_datasets_keep_every_sample_picture(tiny_cfg, tmp_path,
 
     dataset = runner.test_dataloader.dataset
     assert len(dataset) >= 18
-    assert _pictures(osp.join(out_dir, 'test')) == sorted(
-        f'{i}_GradCAM_pred.png' for i in range(len(dataset)))
+    assert _pictures(osp.join(out_dir,
+                              'test')) == sorted(f'{i}_GradCAM_pred.png'
+                                                 for i in range(len(dataset)))
     assert sorted(index for index, _ in drawn) == list(range(len(dataset)))
     for index, path in drawn:
         assert dataset[index]['data_samples'].img_path == path

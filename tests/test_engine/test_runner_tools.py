@@ -188,8 +188,8 @@ def test_export_is_the_same_on_one_and_two_processes(trained, shapes_root,
     for processes in (1, 2):
         out_dir = str(tmp_path / f'export_{processes}')
         launch = [sys.executable, 'tools/test.py'] if processes == 1 else [
-            sys.executable, '-m', 'torch.distributed.run',
-            '--nproc_per_node', '2', '--master_port',
+            sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+            '2', '--master_port',
             _free_port(), 'tools/test.py'
         ]
         result = _run([

@@ -228,8 +228,8 @@ BAD_INPUTS = {
     'not an int': (dict(flags=['--topk', 'two']),
                    "argument --topk: invalid int value: 'two'"),
     'preview of an unreadable image':
-    (dict(img='{broken}', flags=['--preview-model']),
-     "broken.png': not an image"),
+    (dict(img='{broken}',
+          flags=['--preview-model']), "broken.png': not an image"),
     'negative pixel limit': (dict(flags=['--max-pixels', '-1']),
                              'max_pixels must be a non-negative integer'),
 }
@@ -313,7 +313,8 @@ def _png_bomb(path, side):
 
     def chunk(kind, data):
         return struct.pack('>I', len(data)) + kind + data + struct.pack(
-            '>I', zlib.crc32(kind + data) & 0xffffffff)
+            '>I',
+            zlib.crc32(kind + data) & 0xffffffff)
 
     compressor = zlib.compressobj(9)
     row = bytes(side + 1)  # filter byte 0, then the pixels
@@ -332,8 +333,8 @@ def hostile_folder(test_images, tmp_path_factory):
     folder = tmp_path_factory.mktemp('hostile')
     shutil.copy(test_images['color'], folder / 'a_first.jpg')
     _png_bomb(folder / 'b_bomb.png', 12000)
-    assert cv2.imwrite(str(folder / 'c_strip.png'),
-                       np.full((1, 40000, 3), 200, np.uint8))
+    assert cv2.imwrite(
+        str(folder / 'c_strip.png'), np.full((1, 40000, 3), 200, np.uint8))
     (folder / 'd_broken.jpg').symlink_to('nowhere.jpg')
     (folder / 'e_loop.jpg').symlink_to('e_loop.jpg')
     shutil.copy(test_images['color'], folder / 'f_last.jpg')
@@ -363,9 +364,8 @@ def test_one_bad_image_never_stops_the_folder(vis_cam, tiny_resnet,
     assert "d_broken.jpg' is a broken symbolic link" in errors[2]
     assert "e_loop.jpg'" in errors[3] and 'symbolic links' in errors[3]
     assert errors[-1] == 'error: 4 of 6 image(s) failed'
-    assert sorted(p.name.split('_gradcam')[0] for p in out.iterdir()) == [
-        'a_first', 'f_last'
-    ]
+    assert sorted(p.name.split('_gradcam')[0]
+                  for p in out.iterdir()) == ['a_first', 'f_last']
     assert 'wrote 2 picture(s)' in stdout
 
 
@@ -380,9 +380,10 @@ def test_recursive_glob_through_a_link_loop_explains_each_image_once(
     ])
     stdout, err = capsys.readouterr()
     assert code == 1
-    assert [line.split(':')[0] for line in stdout.splitlines()
-            if line.endswith(tuple('0123456789'))
-            and '.jpg:' in line] == ['a_first.jpg', 'f_last.jpg']
+    assert [
+        line.split(':')[0] for line in stdout.splitlines()
+        if line.endswith(tuple('0123456789')) and '.jpg:' in line
+    ] == ['a_first.jpg', 'f_last.jpg']
     assert err.strip().splitlines()[-1] == 'error: 2 of 4 image(s) failed'
 
 
@@ -390,9 +391,10 @@ def test_the_pixel_limit_can_be_raised(vis_cam, tiny_resnet, test_images,
                                        tmp_path, capsys):
     config, checkpoint = tiny_resnet
     args = [str(test_images['color']), str(config), str(checkpoint)]
-    assert vis_cam.main(
-        [*args, '--save-path',
-         str(tmp_path / 'a.png'), '--max-pixels', '5000']) == 1
+    assert vis_cam.main([
+        *args, '--save-path',
+        str(tmp_path / 'a.png'), '--max-pixels', '5000'
+    ]) == 1
     assert 'is 100x80 = 8,000 pixels, over the limit of 5,000' in \
         capsys.readouterr().err
     assert vis_cam.main(
@@ -411,8 +413,7 @@ def test_argument_errors_exit_2_other_errors_exit_1(vis_cam, tiny_resnet,
                                                     tmp_path, capsys):
     config, checkpoint = tiny_resnet
     with pytest.raises(SystemExit) as stop:
-        vis_cam.main(['img.jpg', str(config), str(checkpoint), '--topk',
-                      'x'])
+        vis_cam.main(['img.jpg', str(config), str(checkpoint), '--topk', 'x'])
     assert stop.value.code == 2
     assert vis_cam.main([
         str(tmp_path / 'nope.jpg'),

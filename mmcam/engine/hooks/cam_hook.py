@@ -13,8 +13,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
-from mmcam.utils import (InputGeometry, InvertiblePipeline, class_name,
-                         one_line)
+from mmcam.utils import InputGeometry, InvertiblePipeline, class_name, one_line
 from mmcam.visualization import CAMVisualizer, save_picture
 from mmcam.visualization.raw_maps import RawMapWriter, check_writable_folder
 
@@ -188,8 +187,8 @@ class CAMHook(Hook):
             self._build(runner)
             self.engine.check_settings(self._input_shape(runner))
             if self.out_dir is not None:
-                check_writable_folder(self._out_root(runner),
-                                      'CAMHook out_dir')
+                check_writable_folder(
+                    self._out_root(runner), 'CAMHook out_dir')
 
     def _out_root(self, runner) -> str:
         return osp.join(runner.work_dir, self.out_dir)
@@ -444,8 +443,9 @@ class CAMHook(Hook):
             path = data_batch['data_samples'][row].metainfo.get('img_path')
             return self._writer.done(dataset_index, path)
         return osp.isfile(
-            osp.join(self._out_root(runner), phase_name,
-                     f'{self._file_stem(dataset_index)}.png'))
+            osp.join(
+                self._out_root(runner), phase_name,
+                f'{self._file_stem(dataset_index)}.png'))
 
     def _save_raw(self, data_batch: dict, sample: tuple, result,
                   dataset) -> None:
@@ -463,8 +463,7 @@ class CAMHook(Hook):
         classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
         self._writer.write(dataset_index, data_sample.metainfo.get('img_path'),
                            heatmaps, categories, scores,
-                           [class_name(classes, c) for c in categories],
-                           space)
+                           [class_name(classes, c) for c in categories], space)
 
     def _geometry(self, dataset, index: int, data_sample,
                   input_hw) -> Optional[InputGeometry]:
