@@ -1,5 +1,6 @@
 """tools/train.py, tools/test.py and the dist_*.sh launchers, run as a user
 runs them: in subprocesses, on 1 and 2 processes (gloo on the CPU)."""
+import argparse
 import glob
 import json
 import os
@@ -13,8 +14,8 @@ import torch
 from runner_test_data import REPO, TINY_CONFIG, every
 
 from mmcam.cam import CAMError
-from mmcam.engine.runner_config import (build_runner, load_runner_config,
-                                        merge_cfg_options)
+from mmcam.engine.runner_config import (add_runner_arguments, build_runner,
+                                        load_runner_config, merge_cfg_options)
 
 
 def _env():
@@ -175,3 +176,24 @@ def test_config_and_option_mistakes_name_the_bad_value(tmp_path):
     cfg.work_dir = str(tmp_path)
     with pytest.raises(CAMError, match='NoSuchBackbone is not in the'):
         build_runner(cfg).model
+
+
+def test_cfg_options_take_a_list_of_dicts():
+    """The README's TensorBoard recipe, given on the command line."""
+    parser = argparse.ArgumentParser()
+    add_runner_arguments(parser)
+    args = parser.parse_args([
+        '--cfg-options', 'visualizer.type=CAMVisualizer',
+        "visualizer.vis_backends=[dict(type='TensorboardVisBackend')]",
+        'custom_hooks.0.interval=2'
+    ])
+    cfg = merge_cfg_options(load_runner_config(TINY_CONFIG), args.cfg_options)
+    assert cfg.visualizer.type == 'CAMVisualizer'
+    assert cfg.visualizer.vis_backends == [
+        dict(type='TensorboardVisBackend')
+    ]
+    assert cfg.custom_hooks[0].interval == 2
+    # Literals only: a call inside the dict is refused, never run.
+    with pytest.raises(SystemExit):
+        parser.parse_args(
+            ['--cfg-options', "a=[dict(b=__import__('os').getcwd())]"])

@@ -83,10 +83,11 @@ class CAMHook(Hook):
         draw_cfg (dict, optional): Drawing options of
             :class:`~mmcam.visualization.CAMVisualizer` (``colormap``,
             ``alpha``, ``show_original``, ``max_columns``, ``min_size``).
-            Defaults to the runner's visualizer if it is a
-            ``CAMVisualizer``, else ``CAMVisualizer``'s defaults with
-            ``min_size=224``: network inputs of small-image datasets such
-            as CIFAR are enlarged so their captions stay legible.
+            Defaults to the options of the runner's visualizer if it is a
+            ``CAMVisualizer``, else ``CAMVisualizer``'s defaults; either
+            way ``min_size`` is 224 unless set to more (or given here):
+            network inputs of small-image datasets such as CIFAR are
+            enlarged so their captions stay legible.
     """
 
     def __init__(self,
@@ -149,20 +150,27 @@ class CAMHook(Hook):
             # starts; the tools print it as one line.
             self.engine = CAMEngine(runner.model, self.settings)
         if self.drawer is None:
-            if self.draw_cfg is None and isinstance(runner.visualizer,
-                                                    CAMVisualizer):
-                self.drawer = runner.visualizer
-            else:
-                # Created directly rather than through the registry, so it
-                # does not replace the runner's visualizer as mmengine's
-                # "current" instance. It only draws; pictures still go to
-                # the runner visualizer's backends.
-                self.drawer = CAMVisualizer(
-                    name=f'cam_hook_drawer_{id(self)}',
-                    **{
-                        'min_size': 224,
-                        **(self.draw_cfg or {})
-                    })
+            # Always a drawer of its own, created directly rather than
+            # through the registry, so it does not replace the runner's
+            # visualizer as mmengine's "current" instance. It only draws;
+            # pictures still go to the runner visualizer's backends.
+            self.drawer = CAMVisualizer(
+                name=f'cam_hook_drawer_{id(self)}',
+                **self._drawing_options(runner.visualizer))
+
+    def _drawing_options(self, visualizer) -> dict:
+        """The runner's ``CAMVisualizer`` look, with ``min_size`` raised to
+        224 where it is left at 0, then ``draw_cfg``."""
+        options = {}
+        if isinstance(visualizer, CAMVisualizer):
+            options = visualizer.drawing_options
+        if not options.get('min_size'):
+            # Network inputs of small-image datasets (CIFAR's 32x32) drawn
+            # at their own size have illegible captions, whichever
+            # visualizer receives them.
+            options['min_size'] = 224
+        options.update(self.draw_cfg or {})
+        return options
 
     def before_val_epoch(self, runner) -> None:
         self._start_epoch(runner, 'val')
