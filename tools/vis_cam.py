@@ -21,9 +21,6 @@ from pathlib import Path
 
 PICTURE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 TOP_PREDICTIONS = 5
-# matplotlib backends that cannot open a window.
-NON_INTERACTIVE_BACKENDS = ('agg', 'pdf', 'ps', 'svg', 'cairo', 'template',
-                            'pgf')
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -133,25 +130,6 @@ def parse_cfg_options(pairs):
     return namespace.cfg_options
 
 
-def has_display() -> bool:
-    if sys.platform in ('win32', 'darwin'):
-        return True
-    return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
-
-
-def check_window_possible() -> None:
-    """Fail before any work when pictures are to be shown but cannot."""
-    from mmcam.cam import CAMError
-    hint = 'pass --save-path FILE_OR_FOLDER to write the pictures instead'
-    if not has_display():
-        raise CAMError(f'no display to show the pictures on; {hint}')
-    import matplotlib
-    backend = matplotlib.get_backend().lower()
-    if any(backend.startswith(b) for b in NON_INTERACTIVE_BACKENDS):
-        raise CAMError(f'matplotlib backend {backend!r} cannot open a '
-                       f'window; {hint}')
-
-
 def print_layers(inferencer, image) -> None:
     from mmcam.cam import CAMError
     try:
@@ -208,6 +186,7 @@ def run(args) -> int:
     from mmcam.apis import CAMInferencer
     from mmcam.cam import CAMError
     from mmcam.utils import collect_images
+    from mmcam.visualization import check_can_show
 
     # Models log their structure at INFO while being built (timm backbones
     # list every stage); the tool's output is the predictions.
@@ -222,7 +201,8 @@ def run(args) -> int:
     if missing and len(images) == 1:
         raise CAMError(f'image {missing[0]!r} does not exist')
     if not args.preview_model and args.save_path is None:
-        check_window_possible()
+        check_can_show('pass --save-path FILE_OR_FOLDER to write the '
+                       'pictures instead')
 
     inferencer = CAMInferencer(
         args.config,

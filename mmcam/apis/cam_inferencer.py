@@ -353,7 +353,10 @@ class CAMInferencer(BaseInferencer):
             on_bad_image (str): ``'raise'`` (default) stops at the first
                 missing or unreadable image; ``'report'`` gives a result
                 ``{'img_path': ..., 'error': message}`` for it and goes on.
-            show (bool): Show each picture in a window. Defaults to False.
+            show (bool): Show each picture in a window, or in the cell
+                with a notebook's inline backend. Without either, raises
+                :class:`~mmcam.cam.CAMError` before any work. Defaults to
+                False.
             wait_time (float): Seconds each window stays (0: until a key
                 is pressed). Defaults to 0.
             show_dir (str, optional): Write pictures to this folder, named
@@ -403,6 +406,10 @@ class CAMInferencer(BaseInferencer):
             raise CAMError(f'batch_size must be a positive integer, got '
                            f'{batch_size!r}')
         images = collect_images(inputs)
+        if visualize_kwargs.get('show'):
+            from ..visualization import check_can_show
+            check_can_show('use show_dir=FOLDER or out_file=FILE to write '
+                           'the pictures instead')
         if visualize_kwargs.get('out_file'):
             pictures = len(images) * self.categories_per_image(
                 **forward_kwargs)
@@ -569,7 +576,7 @@ class CAMInferencer(BaseInferencer):
             return None
         if show_dir and out_file:
             raise CAMError('give either show_dir or out_file, not both')
-        from ..visualization import save_picture
+        from ..visualization import save_picture, show_picture
         drawn = []
         for sample in preds:
             if sample.error is not None:
@@ -612,10 +619,8 @@ class CAMInferencer(BaseInferencer):
                         np.save(raw_file, heatmap.astype(np.float32))
                         files.append(raw_file)
                 if show:
-                    self.cam_visualizer.show(
-                        picture,
-                        win_name=f'{sample.stem} {label}',
-                        wait_time=wait_time)
+                    show_picture(picture, f'{sample.stem} {label}',
+                                 self.cam_visualizer, wait_time)
                 pictures.append(picture)
             drawn.append(dict(pictures=pictures, out_files=files))
         return drawn
