@@ -6,14 +6,10 @@ of MMPretrain's ``tools/visualization/vis_cam.py`` (plus ``--topk``,
 ``--save-raw`` and ``--batch-size``), runs the inferencer and reports bad
 input as one line ``error: ...`` with a non-zero exit code.
 
-Examples::
-
-    python tools/vis_cam.py cat.jpg CONFIG CHECKPOINT --save-path cam.png
-    python tools/vis_cam.py 'photos/*.jpg' CONFIG CHECKPOINT \\
-        --method GradCAM++ --topk 3 --save-path cams/ --save-raw
-    python tools/vis_cam.py cat.jpg CONFIG CHECKPOINT --preview-model
+Examples: see ``EXAMPLES`` below, the end of ``--help``.
 """
 import argparse
+import importlib.util
 import os
 import os.path as osp
 import sys
@@ -21,6 +17,50 @@ from pathlib import Path
 
 PICTURE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 TOP_PREDICTIONS = 5
+
+
+EXAMPLES = """\
+examples:
+  # one photo, the predicted class, written to this file
+  python tools/vis_cam.py cat.jpg CONFIG CHECKPOINT --save-path cam.png
+  # a folder: the 3 likeliest classes with GradCAM++, heatmaps as .npy too
+  python tools/vis_cam.py photos/ CONFIG CHECKPOINT --method GradCAM++ \\
+      --topk 3 --save-path cams/ --save-raw
+  # a model-zoo model by name, its checkpoint from a URL (needs network)
+  python tools/vis_cam.py cat.jpg resnet50_8xb32_in1k https://.../x.pth \\
+      --save-path cam.png
+  # the layer names --target-layers accepts, then exit
+  python tools/vis_cam.py cat.jpg CONFIG CHECKPOINT --preview-model
+  # every method with its family
+  python tools/vis_cam.py --list-methods
+"""
+
+
+def method_names_module():
+    """:mod:`mmcam.cam.method_names`, read from its file without importing
+    mmcam (which loads torch and takes seconds), so that ``--help`` and
+    ``--list-methods`` answer at once."""
+    package = importlib.util.find_spec('mmcam')
+    path = osp.join(
+        osp.dirname(package.origin), 'cam', 'method_names.py')
+    spec = importlib.util.spec_from_file_location('_mmcam_method_names',
+                                                  path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ListMethodsAction(argparse.Action):
+    """``--list-methods``: print every method and exit, before the other
+    arguments are checked (as ``--version`` does)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(method_names_module().method_listing())
+        parser.exit(0)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -31,14 +71,26 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    names = method_names_module()
     parser = OneLineParser(
-        description='Visualize class activation maps (CAM) of images.')
+        description='Visualize class activation maps (CAM) of images.',
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         'img',
         help='Image file, folder of images, or glob pattern '
         "(quote it: 'photos/*.jpg')")
-    parser.add_argument('config', help='Config file')
+    parser.add_argument(
+        'config',
+        help='Config file, a config inside mmpretrain '
+        '(mmpretrain::resnet/resnet50_8xb32_in1k.py) or an mmpretrain '
+        'model name (resnet50_8xb32_in1k, see mmpretrain.list_models)')
     parser.add_argument('checkpoint', help='Checkpoint file or URL')
+    parser.add_argument(
+        '--list-methods',
+        action=ListMethodsAction,
+        help='Print every CAM method with its family and exit (no other '
+        'argument needed).')
     parser.add_argument(
         '--target-layers',
         default=[],
@@ -56,9 +108,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--method',
         default='GradCAM',
-        help='CAM method, case-insensitive: GradCAM, GradCAM++, XGradCAM, '
-        'EigenCAM, EigenGradCAM, LayerCAM, HiResCAM, ScoreCAM, AblationCAM, '
-        'FullGrad, ... Defaults to GradCAM.')
+        help='CAM method, case-insensitive: '
+        f'{", ".join(name for name, _ in names.METHOD_FAMILIES)} '
+        '(GradCAM++ = GradCAMPlusPlus). Defaults to GradCAM.')
     parser.add_argument(
         '--target-category',
         default=[],
@@ -96,7 +148,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=1,
         help='Images per forward pass. Defaults to 1.')
     parser.add_argument(
-        '--device', default='cpu', help='Device, e.g. cpu or cuda:0.')
+        '--device',
+        default='cpu',
+        help='Device, e.g. cpu, cuda or cuda:0. Defaults to cpu.')
     parser.add_argument(
         '--vit-like',
         action='store_true',
@@ -229,6 +283,14 @@ def run(args) -> int:
     else:
         output = dict(show=True)
 
+    # The inferencer draws a progress bar on stderr when it is a
+    # terminal; tqdm.write keeps each line whole, above the bar.
+    from tqdm import tqdm
+
+    def say(text: str, file=sys.stdout) -> None:
+        tqdm.write(text, file=file)
+        file.flush()
+
     failed = written = 0
     first = True
     for result in inferencer.iter_results(
@@ -236,15 +298,15 @@ def run(args) -> int:
             **output):
         if 'error' in result:
             failed += 1
-            print(f'error: {result["error"]}', file=sys.stderr, flush=True)
+            say(f'error: {result["error"]}', file=sys.stderr)
             continue
         if first:
-            print(f'{result["method"]} at '
-                  f'{", ".join(result["target_layers"])}')
+            say(f'{result["method"]} at '
+                f'{", ".join(result["target_layers"])}')
             if result['note']:
-                print(f'note: {result["note"]}')
+                say(f'note: {result["note"]}')
             first = False
-        print(describe(result, inferencer), flush=True)
+        say(describe(result, inferencer))
         written += sum(
             f.endswith(PICTURE_SUFFIXES) for f in result.get('out_files', []))
     if args.save_path is not None and written:

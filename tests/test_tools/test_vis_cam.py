@@ -297,3 +297,71 @@ def test_every_flag_reaches_the_inferencer(vis_cam, monkeypatch, capsys):
         aug_smooth=True,
         vit_like=True,
         num_extra_tokens=2)
+
+
+def test_help_lists_every_method_and_ends_with_examples(vis_cam, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        vis_cam.parse_args(['--help'])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    flat = ' '.join(text.split())
+    for name in ('KPCA_CAM', 'FEM', 'ShapleyCAM', 'RandomCAM',
+                 'GradCAMElementWise', 'ScoreCAM', 'FullGrad'):
+        assert name in flat
+    assert 'mmpretrain::' in flat and 'model name' in flat
+    assert 'Defaults to cpu' in flat
+    assert text.rstrip().splitlines()[-1].strip() == \
+        'python tools/vis_cam.py --list-methods'
+
+
+def test_list_methods_needs_no_other_argument(vis_cam, capsys):
+    from mmcam.cam import supported_methods
+    with pytest.raises(SystemExit) as exit_:
+        vis_cam.parse_args(['--list-methods'])
+    assert exit_.value.code == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == supported_methods()
+
+
+class _Terminal:
+    """A stderr that says it is a terminal, keeping what is written."""
+
+    def __init__(self):
+        self.text = ''
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize('terminal', [True, False])
+def test_folder_progress_bar_only_on_a_terminal(vis_cam, tiny_resnet,
+                                                test_images, tmp_path,
+                                                capsys, monkeypatch,
+                                                terminal):
+    config, checkpoint = tiny_resnet
+    folder = test_images['color'].parent
+    if terminal:
+        stderr = _Terminal()
+        monkeypatch.setattr(sys, 'stderr', stderr)
+    code = vis_cam.main([
+        str(folder),
+        str(config),
+        str(checkpoint), '--save-path',
+        str(tmp_path / 'cams')
+    ])
+    assert code == 0
+    captured = capsys.readouterr()
+    err = stderr.text if terminal else captured.err
+    count = len(test_images)
+    assert (f'{count}/{count}' in err) == terminal
+    # The per-image lines stay whole, one per image, on stdout.
+    lines = captured.out.splitlines()
+    assert lines[0].startswith('GradCAM at ')
+    assert sorted(line.split(':')[0] for line in lines[1:-1]) == sorted(
+        p.name for p in test_images.values())
