@@ -189,7 +189,7 @@ def test_category_checks(classifier, images):
 
 
 def test_smoothing_options(classifier, images):
-    model = classifier('resnet')
+    model = classifier('narrow_resnet')
     inputs = images(1, 64, 64)
     plain = CAMEngine(model, target_layers='backbone.layer4')(inputs)
     eigen = CAMEngine(
@@ -210,7 +210,7 @@ def test_smoothing_options(classifier, images):
 
 
 def test_several_target_layers_match_grad_cam(classifier, images):
-    model = classifier('resnet')
+    model = classifier('narrow_resnet')
     inputs = images(2, 64, 64)
     ours = CAMEngine(
         model, target_layers=['backbone.layer3', 'backbone.layer4'])(
