@@ -10,7 +10,6 @@ Examples: see ``EXAMPLES`` below, the end of ``--help``.
 """
 import argparse
 import importlib.util
-import os
 import os.path as osp
 import sys
 from pathlib import Path
@@ -322,9 +321,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import warnings
 
+    from mmcam.library_noise import debugging
+
     # Library warnings (mmcv-lite's missing ops, deprecations) would
     # bury the tool's own output; problems are reported as errors.
-    warnings.filterwarnings('ignore')
+    if not debugging():
+        warnings.filterwarnings('ignore')
     try:
         return run(args)
     except KeyboardInterrupt:
@@ -334,7 +336,7 @@ def main(argv=None) -> int:
         from mmcam.cam import CAMError
         message = ' '.join(str(error).split()) or type(error).__name__
         if not isinstance(error, CAMError):
-            if os.environ.get('MMCAM_DEBUG'):
+            if debugging():
                 raise
             message = (f'{type(error).__name__}: {message} (set '
                        'MMCAM_DEBUG=1 for the traceback)')

@@ -18,6 +18,7 @@ from mmengine.registry import DefaultScope
 
 from ..cam import CAMEngine, CAMError, CAMSettings, LayerRecord
 from ..cam.settings import TargetCategory
+from ..library_noise import quiet_model_building
 from ..utils import (InputGeometry, InvertiblePipeline, class_name,
                      collect_images, load_checkpoint_strictly, one_line,
                      read_image, resolve_class_names)
@@ -236,7 +237,8 @@ class CAMInferencer(BaseInferencer):
         # config asks for.
         model_cfg.pop('pretrained', None)
         try:
-            with DefaultScope.overwrite_default_scope('mmpretrain'):
+            with DefaultScope.overwrite_default_scope('mmpretrain'), \
+                    quiet_model_building():
                 model = MODELS.build(model_cfg)
         except Exception as error:
             raise CAMError('could not build the model of the config: '
