@@ -175,13 +175,29 @@ def set_default_dataloader_args(cfg: Config,
     cfg[field] = dataloader
 
 
+def use_available_dist_backend(cfg: Config) -> None:
+    """``env_cfg.dist_cfg.backend='nccl'`` becomes ``'gloo'`` where torch
+    sees no GPU.
+
+    ``import mmcam`` already starts gloo there (see :mod:`mmcam.compat`);
+    writing it into the config makes the config the Runner logs say what
+    runs.
+    """
+    import torch
+    dist_cfg = (cfg.get('env_cfg') or {}).get('dist_cfg') or {}
+    if dist_cfg.get('backend') == 'nccl' and not torch.cuda.is_available():
+        cfg.env_cfg.dist_cfg.backend = 'gloo'
+
+
 def build_runner(cfg: Config) -> Runner:
-    """The Runner a config describes (``runner_type`` if it names one).
+    """The Runner a config describes (``runner_type`` if it names one),
+    with the distributed backend this machine can run.
 
     Raises:
         CAMError: a bad CAM setting, or a type or argument the registries
             do not know.
     """
+    use_available_dist_backend(cfg)
     try:
         if 'runner_type' in cfg:
             return RUNNERS.build(cfg)

@@ -73,6 +73,10 @@ def trained(shapes_root, tmp_path_factory):
                             text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    # Library warnings stay out of the tools' output (MMCAM_DEBUG shows
+    # them).
+    for warning in ('MultiScaleDeformableAttention', "'pin_memory'"):
+        assert warning not in result.stderr
     return work_dir
 
 
@@ -155,6 +159,20 @@ custom_hooks = [
         f'cam_test_{i}_EigenCAM_pred' for i in every(1))
     if not torch.cuda.is_available():
         assert records[0]['dist_backend'] == 'gloo'
+        # The config the Runner logs says so too.
+        log = ''.join(
+            open(p).read()
+            for p in glob.glob(osp.join(str(tmp_path), '*', '*.log')))
+        assert "backend='gloo'" in log and "backend='nccl'" not in log
+    # One line per loop and hook says where the pictures went.
+    output = result.stdout + result.stderr
+    count = len(expected)
+    assert f'CAMHook: {count} picture(s) of test went to ' \
+        f'{osp.join(out_dir, "test")}\n' in output
+    assert f'CAMHook: {count} picture(s) of test went to LocalVisBackend (' \
+        in output
+    for warning in ('MultiScaleDeformableAttention', "'pin_memory'"):
+        assert warning not in result.stderr
 
 
 def test_unknown_layer_is_one_line(trained, shapes_root, tmp_path,

@@ -135,6 +135,7 @@ class CAMHook(Hook):
         self.drawer: Optional[CAMVisualizer] = None
         self._position = 0  # samples this process has seen in the loop
         self._pending: List[Tuple[int, str, np.ndarray, int]] = []
+        self._written: List[str] = []  # folder of each picture written
 
     # ------------------------------------------------------------------
     # Set-up: report configuration mistakes when the run starts.
@@ -181,6 +182,7 @@ class CAMHook(Hook):
     def _start_epoch(self, runner, phase: str) -> None:
         self._position = 0
         self._pending = []
+        self._written = []
         if self._active(phase):
             self._build(runner)
 
@@ -325,6 +327,7 @@ class CAMHook(Hook):
             out_dir = osp.join(runner.work_dir, self.out_dir)
             save_picture(picture,
                          osp.join(out_dir, phase_name, f'{file_stem}.png'))
+            self._written.append(osp.join(out_dir, phase_name))
         else:
             self._pending.append(
                 (sample_idx, f'cam_{phase}_{file_stem}', picture, step))
@@ -380,25 +383,59 @@ class CAMHook(Hook):
         self._publish(runner, 'test')
 
     def _publish(self, runner, phase: str) -> None:
-        if not self._active(phase) or self.out_dir is not None:
+        if not self._active(phase):
             return
         pending, self._pending = self._pending, []
+        written, self._written = self._written, []
         rank, world_size = get_dist_info()
         if world_size > 1:
             # Visualizer.add_image only works on the first process; every
             # process must take part in the gather, even with no pictures.
-            pending = [
-                item for part in all_gather_object(pending) for item in part
-            ]
+            gathered = all_gather_object((pending, written))
+            pending = [item for part, _ in gathered for item in part]
+            written = [item for _, part in gathered for item in part]
         if rank != 0:
             return
+        if self.out_dir is not None:
+            self._log_destination(runner, phase, len(written),
+                                  sorted(set(written)))
+            return
+        stored = 0
         for _, name, picture, step in sorted(pending, key=lambda p: p[0]):
             try:
                 runner.visualizer.add_image(name, picture, step=step)
+                stored += 1
             except Exception as error:  # noqa: BLE001
                 runner.logger.warning(
                     f'CAMHook: could not store picture {name}: '
                     f'{type(error).__name__}: {error}')
+        self._log_destination(runner, phase, stored,
+                              _vis_backend_names(runner.visualizer))
+
+    def _log_destination(self, runner, phase: str, count: int,
+                         places: List[str]) -> None:
+        """One line per loop: how many pictures went where."""
+        if count == 0:
+            runner.logger.info(
+                f'CAMHook: no picture in {phase}: no sample index was a '
+                f'multiple of interval={self.interval}, or every heatmap '
+                'failed (see the warnings)')
+            return
+        where = ', '.join(places) or ("nowhere: the runner's visualizer "
+                                      'has no vis_backends')
+        runner.logger.info(f'CAMHook: {count} picture(s) of {phase} went to '
+                           f'{where}')
+
+
+def _vis_backend_names(visualizer) -> List[str]:
+    """``LocalVisBackend (<folder>)``, ... for the backends pictures reach."""
+    names = []
+    for backend in getattr(visualizer, '_vis_backends', {}).values():
+        folder = getattr(backend, '_img_save_dir', None) or getattr(
+            backend, '_save_dir', None)
+        names.append(f'{type(backend).__name__} ({folder})'
+                     if folder else type(backend).__name__)
+    return names
 
 
 def _ground_truth(data_samples) -> Optional[List[int]]:
