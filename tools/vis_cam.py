@@ -17,7 +17,6 @@ from pathlib import Path
 PICTURE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 TOP_PREDICTIONS = 5
 
-
 EXAMPLES = """\
 examples:
   # one photo, the predicted class, written to this file
@@ -40,10 +39,8 @@ def method_names_module():
     mmcam (which loads torch and takes seconds), so that ``--help`` and
     ``--list-methods`` answer at once."""
     package = importlib.util.find_spec('mmcam')
-    path = osp.join(
-        osp.dirname(package.origin), 'cam', 'method_names.py')
-    spec = importlib.util.spec_from_file_location('_mmcam_method_names',
-                                                  path)
+    path = osp.join(osp.dirname(package.origin), 'cam', 'method_names.py')
+    spec = importlib.util.spec_from_file_location('_mmcam_method_names', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -41,8 +41,10 @@ _METHODS: List[CAMMethod] = [
 
 # Lower-case lookup table, aliases included.
 METHODS: Dict[str, CAMMethod] = {m.name.lower(): m for m in _METHODS}
-METHODS.update({alias: METHODS[name.lower()]
-                for alias, name in ALIASES.items()})
+METHODS.update({
+    alias: METHODS[name.lower()]
+    for alias, name in ALIASES.items()
+})
 
 
 def supported_methods() -> List[str]:

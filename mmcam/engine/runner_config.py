@@ -75,8 +75,7 @@ class _CfgOptionsAction(DictAction):
                     with_dicts[key] = literal_with_dicts(value)
                     continue
                 self._parse_iterable(value)
-            except (AssertionError, RecursionError, ValueError,
-                    SyntaxError):
+            except (AssertionError, RecursionError, ValueError, SyntaxError):
                 parser.error(f'{option_string}: cannot read the value of '
                              f'{item!r}; write one key=value per setting, '
                              'e.g. custom_hooks.0.method=LayerCAM, or a '

@@ -60,7 +60,9 @@ def check_can_show(hint: str) -> None:
                        f'window; {hint}')
 
 
-def show_picture(picture: np.ndarray, title: str, visualizer,
+def show_picture(picture: np.ndarray,
+                 title: str,
+                 visualizer,
                  wait_time: float = 0) -> None:
     """Show an RGB picture: in the notebook cell with the inline backend,
     else in ``visualizer``'s window.

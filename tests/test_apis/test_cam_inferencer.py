@@ -133,8 +133,9 @@ def test_pictures_and_raw_heatmaps(resnet_inferencer, test_images, tmp_path):
             out_file=str(tmp_path / 'one.png'))
 
 
-def test_show_without_a_display_fails_before_any_work(
-        resnet_inferencer, test_images, monkeypatch):
+def test_show_without_a_display_fails_before_any_work(resnet_inferencer,
+                                                      test_images,
+                                                      monkeypatch):
     monkeypatch.delenv('DISPLAY', raising=False)
     monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
     with pytest.raises(
@@ -147,8 +148,8 @@ def test_show_without_a_display_fails_before_any_work(
         resnet_inferencer(str(test_images['color']), show=True)
 
 
-def test_show_in_a_notebook_draws_into_the_cell(resnet_inferencer,
-                                               test_images, monkeypatch):
+def test_show_in_a_notebook_draws_into_the_cell(resnet_inferencer, test_images,
+                                                monkeypatch):
     import matplotlib.pyplot as plt
 
     from mmcam.visualization import display

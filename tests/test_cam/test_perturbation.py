@@ -6,6 +6,7 @@ from grad_cam_reference import grad_cam_maps
 from mmcam.cam import CAMEngine
 from mmcam.cam.perturbation import PerturbationCAM
 
+
 @pytest.fixture
 def narrow_resnet(classifier):
     """The session's ResNet-18 with 64 channels in its last stage:

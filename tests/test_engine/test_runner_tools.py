@@ -175,8 +175,8 @@ custom_hooks = [
         assert warning not in result.stderr
 
 
-def test_unknown_layer_is_one_line(trained, shapes_root, tmp_path,
-                                   test_tool, monkeypatch):
+def test_unknown_layer_is_one_line(trained, shapes_root, tmp_path, test_tool,
+                                   monkeypatch):
     """Reported as the run starts; the hook's own tests cover the other
     settings, which fail the same way. The tool exits with the line as
     its message, which Python prints to stderr with exit code 1."""
@@ -218,9 +218,7 @@ def test_cfg_options_take_a_list_of_dicts():
     ])
     cfg = merge_cfg_options(load_runner_config(TINY_CONFIG), args.cfg_options)
     assert cfg.visualizer.type == 'CAMVisualizer'
-    assert cfg.visualizer.vis_backends == [
-        dict(type='TensorboardVisBackend')
-    ]
+    assert cfg.visualizer.vis_backends == [dict(type='TensorboardVisBackend')]
     assert cfg.custom_hooks[0].interval == 2
     # Literals only: a call inside the dict is refused, never run.
     with pytest.raises(SystemExit):

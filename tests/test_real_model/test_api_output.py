@@ -17,18 +17,18 @@ print('prediction', inferencer(sys.argv[3])[0]['pred_label'])
 
 
 def _run_api(checkpoint, **env):
-    return subprocess.run(
-        [
-            sys.executable, '-c', SCRIPT,
-            str(CONFIG),
-            str(checkpoint),
-            str(PHOTOS / 'coffee.jpg')
-        ],
-        cwd=REPO_ROOT,
-        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT), **env),
-        capture_output=True,
-        text=True,
-        timeout=300)
+    return subprocess.run([
+        sys.executable, '-c', SCRIPT,
+        str(CONFIG),
+        str(checkpoint),
+        str(PHOTOS / 'coffee.jpg')
+    ],
+                          cwd=REPO_ROOT,
+                          env=dict(
+                              os.environ, PYTHONPATH=str(REPO_ROOT), **env),
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
 
 
 def test_api_output_is_the_users_only(lite0_checkpoint):

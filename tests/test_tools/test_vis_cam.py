@@ -334,9 +334,8 @@ class _Terminal:
 
 @pytest.mark.parametrize('terminal', [True, False])
 def test_folder_progress_bar_only_on_a_terminal(vis_cam, tiny_resnet,
-                                                test_images, tmp_path,
-                                                capsys, monkeypatch,
-                                                terminal):
+                                                test_images, tmp_path, capsys,
+                                                monkeypatch, terminal):
     config, checkpoint = tiny_resnet
     folder = test_images['color'].parent
     if terminal:
