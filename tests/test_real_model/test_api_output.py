@@ -38,7 +38,46 @@ def test_api_output_is_the_users_only(lite0_checkpoint):
     assert 'feature_info' not in quiet.stderr + quiet.stdout
     assert 'MultiScaleDeformableAttention' not in quiet.stderr
 
-    debug = _run_api(lite0_checkpoint, MMCAM_DEBUG='1')
-    assert debug.returncode == 0, debug.stderr
-    assert 'backbone feature_info' in debug.stdout + debug.stderr
-    assert 'MultiScaleDeformableAttention' in debug.stderr
+
+def test_debug_or_info_logging_shows_the_chatter(monkeypatch):
+    """What ``MMCAM_DEBUG=1`` or the user's INFO logging changes, in this
+    process (a second real-model process would cost seconds)."""
+    import logging
+    import warnings
+
+    from mmengine.logging import MMLogger
+
+    from mmcam import library_noise
+    logger = MMLogger.get_current_instance()
+    monkeypatch.setattr(logger, 'level', logging.INFO)
+
+    monkeypatch.setenv('MMCAM_DEBUG', '')
+    with library_noise.quiet_model_building():
+        assert logger.level == logging.WARNING
+    assert logger.level == logging.INFO
+    monkeypatch.setattr(logging.getLogger(), 'level', logging.INFO)
+    with library_noise.quiet_model_building():
+        assert logger.level == logging.INFO  # the user asked for INFO
+    monkeypatch.setattr(logging.getLogger(), 'level', logging.WARNING)
+
+    monkeypatch.setenv('MMCAM_DEBUG', '1')
+    with library_noise.quiet_model_building():
+        assert logger.level == logging.INFO
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        library_noise.silence_library_warnings()  # does nothing now
+        warnings.warn('Fail to import ``MultiScaleDeformableAttention`` '
+                      'from ``mmcv.ops.multi_scale_deform_attn``')
+    assert len(caught) == 1
+
+    monkeypatch.setenv('MMCAM_DEBUG', '')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        library_noise.silence_library_warnings()
+        warnings.warn('Fail to import ``MultiScaleDeformableAttention`` '
+                      'from ``mmcv.ops.multi_scale_deform_attn``')
+        warnings.warn("'pin_memory' argument is set as true but no "
+                      'accelerator is found, then device pinned memory '
+                      "won't be used.")
+        warnings.warn('any other warning')
+    assert [str(w.message) for w in caught] == ['any other warning']
