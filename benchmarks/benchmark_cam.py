@@ -23,9 +23,8 @@ Usage::
 
 ``--quick`` checks that every part runs: ResNet-50 and GradCAM only, one
 timed round, no memory processes, each tool once or three times on 3
-images. It took 7.4 min wall (3.0 min CPU) on a 2-core AMD EPYC at load
-average 8-12 (three other people's work on it), before its tool runs were
-cut from 10 processes to 7; the full run takes tens of minutes.
+images. It took 3.3 min wall (2.1 min CPU) on a 2-core AMD EPYC at load
+average 3.6 to 8 (shared with other work).
 """
 import argparse
 import json
