@@ -18,6 +18,7 @@ from mmengine.registry import DefaultScope
 
 from ..cam import CAMEngine, CAMError, CAMSettings, LayerRecord
 from ..cam.settings import TargetCategory
+from ..library_noise import quiet_model_building
 from ..utils import (InputGeometry, InvertiblePipeline, class_name,
                      collect_images, load_checkpoint_strictly, one_line,
                      read_image, resolve_class_names)
@@ -263,7 +264,8 @@ class CAMInferencer(BaseInferencer):
         # config asks for.
         model_cfg.pop('pretrained', None)
         try:
-            with DefaultScope.overwrite_default_scope('mmpretrain'):
+            with DefaultScope.overwrite_default_scope('mmpretrain'), \
+                    quiet_model_building():
                 model = MODELS.build(model_cfg)
         except Exception as error:
             raise CAMError('could not build the model of the config: '
@@ -381,7 +383,10 @@ class CAMInferencer(BaseInferencer):
             on_bad_image (str): ``'raise'`` (default) stops at the first
                 missing or unreadable image; ``'report'`` gives a result
                 ``{'img_path': ..., 'error': message}`` for it and goes on.
-            show (bool): Show each picture in a window. Defaults to False.
+            show (bool): Show each picture in a window, or in the cell
+                with a notebook's inline backend. Without either, raises
+                :class:`~mmcam.cam.CAMError` before any work. Defaults to
+                False.
             wait_time (float): Seconds each window stays (0: until a key
                 is pressed). Defaults to 0.
             show_dir (str, optional): Write pictures to this folder, named
@@ -433,6 +438,10 @@ class CAMInferencer(BaseInferencer):
             raise CAMError(f'batch_size must be a positive integer, got '
                            f'{batch_size!r}')
         images = collect_images(inputs)
+        if visualize_kwargs.get('show'):
+            from ..visualization import check_can_show
+            check_can_show('use show_dir=FOLDER or out_file=FILE to write '
+                           'the pictures instead')
         if visualize_kwargs.get('out_file'):
             pictures = len(images) * self.categories_per_image(
                 **forward_kwargs)
@@ -646,7 +655,7 @@ class CAMInferencer(BaseInferencer):
                      show_dir: Optional[str], out_file: Optional[str],
                      save_raw: bool) -> dict:
         """The pictures of one sample, drawn, written and shown."""
-        from ..visualization import save_picture
+        from ..visualization import save_picture, show_picture
         prediction = sample.prediction
         if prediction['heatmaps'] is not None:
             canvas = sample.image[..., ::-1]
@@ -685,10 +694,8 @@ class CAMInferencer(BaseInferencer):
                     np.save(raw_file, heatmap.astype(np.float32))
                     files.append(raw_file)
             if show:
-                self.cam_visualizer.show(
-                    picture,
-                    win_name=f'{sample.stem} {label}',
-                    wait_time=wait_time)
+                show_picture(picture, f'{sample.stem} {label}',
+                             self.cam_visualizer, wait_time)
             pictures.append(picture)
         return dict(pictures=pictures, out_files=files)
 

@@ -133,6 +133,42 @@ def test_pictures_and_raw_heatmaps(resnet_inferencer, test_images, tmp_path):
             out_file=str(tmp_path / 'one.png'))
 
 
+def test_show_without_a_display_fails_before_any_work(resnet_inferencer,
+                                                      test_images,
+                                                      monkeypatch):
+    monkeypatch.delenv('DISPLAY', raising=False)
+    monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
+    with pytest.raises(
+            CAMError,
+            match='no display to show the pictures on; use show_dir='):
+        resnet_inferencer(str(test_images['color']), show=True)
+    # A display, but matplotlib's backend cannot open windows (Agg here).
+    monkeypatch.setenv('DISPLAY', ':0')
+    with pytest.raises(CAMError, match="backend 'agg' cannot open a window"):
+        resnet_inferencer(str(test_images['color']), show=True)
+
+
+def test_show_in_a_notebook_draws_into_the_cell(resnet_inferencer, test_images,
+                                                monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from mmcam.visualization import display
+    monkeypatch.delenv('DISPLAY', raising=False)
+    # Jupyter's inline backend, as matplotlib names it; figures are still
+    # drawn by Agg here, and plt.show() returns at once as inline's does.
+    monkeypatch.setattr(display, 'matplotlib_backend',
+                        lambda: 'module://matplotlib_inline.backend_inline')
+    plt.close('all')
+    try:
+        result = resnet_inferencer(str(test_images['color']), show=True)[0]
+        figures = [plt.figure(n) for n in plt.get_fignums()]
+        assert len(figures) == 2  # one per explained class (topk=2)
+        shown = figures[0].axes[0].images[0].get_array()
+        assert np.array_equal(shown, result['visualization'][0])
+    finally:
+        plt.close('all')
+
+
 def test_outside_the_crop_the_picture_is_the_image(resnet_inferencer,
                                                    test_images, tmp_path):
     out_file = tmp_path / 'one.png'

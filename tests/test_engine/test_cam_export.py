@@ -140,9 +140,9 @@ def test_pictures_for_vis_backends_never_pile_up(tiny_cfg, monkeypatch):
     most = []
     original_publish = CAMHook._publish
 
-    def publish(hook, runner, phase):
+    def publish(hook, runner, phase, **kwargs):
         most.append(len(hook._pending))
-        original_publish(hook, runner, phase)
+        original_publish(hook, runner, phase, **kwargs)
 
     monkeypatch.setattr(CAMHook, '_publish', publish)
     runner = Runner.from_cfg(tiny_cfg)

@@ -107,10 +107,11 @@ class CAMHook(Hook):
         draw_cfg (dict, optional): Drawing options of
             :class:`~mmcam.visualization.CAMVisualizer` (``colormap``,
             ``alpha``, ``show_original``, ``max_columns``, ``min_size``).
-            Defaults to the runner's visualizer if it is a
-            ``CAMVisualizer``, else ``CAMVisualizer``'s defaults with
-            ``min_size=224``: network inputs of small-image datasets such
-            as CIFAR are enlarged so their captions stay legible.
+            Defaults to the options of the runner's visualizer if it is a
+            ``CAMVisualizer``, else ``CAMVisualizer``'s defaults; either
+            way ``min_size`` is 224 unless set to more (or given here):
+            network inputs of small-image datasets such as CIFAR are
+            enlarged so their captions stay legible.
     """
 
     def __init__(self,
@@ -176,6 +177,11 @@ class CAMHook(Hook):
         self._gather_midway = True
         self._writer: Optional[RawMapWriter] = None
         self._geometries: dict = {}  # InvertiblePipeline per pipeline
+        self._written: List[str] = []  # folder of each picture written
+        self._exported = 0  # samples whose raw maps were written
+        # Over the whole loop, on the first process: what went where.
+        self._totals = dict(pictures=0, maps=0)
+        self._places: set = set()
 
     # ------------------------------------------------------------------
     # Set-up: report configuration mistakes when the run starts.
@@ -214,24 +220,31 @@ class CAMHook(Hook):
             # starts; the tools print it as one line.
             self.engine = CAMEngine(runner.model, self.settings)
         if self.drawer is None:
-            if self.draw_cfg is None and isinstance(runner.visualizer,
-                                                    CAMVisualizer):
-                self.drawer = runner.visualizer
-            else:
-                # Created directly rather than through the registry, so it
-                # does not replace the runner's visualizer as mmengine's
-                # "current" instance. It only draws; pictures still go to
-                # the runner visualizer's backends.
-                try:
-                    self.drawer = CAMVisualizer(
-                        name=f'cam_hook_drawer_{id(self)}',
-                        **{
-                            'min_size': 224,
-                            **(self.draw_cfg or {})
-                        })
-                except (TypeError, ValueError) as error:
-                    raise CAMError(f'CAMHook draw_cfg {self.draw_cfg!r}: '
-                                   f'{one_line(error)}') from None
+            # Always a drawer of its own, created directly rather than
+            # through the registry, so it does not replace the runner's
+            # visualizer as mmengine's "current" instance. It only draws;
+            # pictures still go to the runner visualizer's backends.
+            try:
+                self.drawer = CAMVisualizer(
+                    name=f'cam_hook_drawer_{id(self)}',
+                    **self._drawing_options(runner.visualizer))
+            except (TypeError, ValueError) as error:
+                raise CAMError(f'CAMHook draw_cfg {self.draw_cfg!r}: '
+                               f'{one_line(error)}') from None
+
+    def _drawing_options(self, visualizer) -> dict:
+        """The runner's ``CAMVisualizer`` look, with ``min_size`` raised to
+        224 where it is left at 0, then ``draw_cfg``."""
+        options = {}
+        if isinstance(visualizer, CAMVisualizer):
+            options = visualizer.drawing_options
+        if not options.get('min_size'):
+            # Network inputs of small-image datasets (CIFAR's 32x32) drawn
+            # at their own size have illegible captions, whichever
+            # visualizer receives them.
+            options['min_size'] = 224
+        options.update(self.draw_cfg or {})
+        return options
 
     def before_val_epoch(self, runner) -> None:
         self._start_epoch(runner, 'val')
@@ -242,6 +255,10 @@ class CAMHook(Hook):
     def _start_epoch(self, runner, phase: str) -> None:
         self._position = 0
         self._pending = []
+        self._written = []
+        self._exported = 0
+        self._totals = dict(pictures=0, maps=0)
+        self._places = set()
         if self._active(phase):
             self._build(runner)
             loop = runner.val_loop if phase == 'val' else runner.test_loop
@@ -431,6 +448,7 @@ class CAMHook(Hook):
             out_dir = osp.join(runner.work_dir, self.out_dir)
             save_picture(picture,
                          osp.join(out_dir, phase_name, f'{file_stem}.png'))
+            self._written.append(osp.join(out_dir, phase_name))
         else:
             self._pending.append(
                 (dataset_index, f'cam_{phase}_{file_stem}', picture, step))
@@ -464,6 +482,7 @@ class CAMHook(Hook):
         self._writer.write(dataset_index, data_sample.metainfo.get('img_path'),
                            heatmaps, categories, scores,
                            [class_name(classes, c) for c in categories], space)
+        self._exported += 1
 
     def _geometry(self, dataset, index: int, data_sample,
                   input_hw) -> Optional[InputGeometry]:
@@ -538,11 +557,11 @@ class CAMHook(Hook):
     # End of epoch: hand the pictures to the vis backends.
     # ------------------------------------------------------------------
     def after_val_epoch(self, runner, metrics=None) -> None:
-        self._publish(runner, 'val')
+        self._publish(runner, 'val', final=True)
         self._close_writer()
 
     def after_test_epoch(self, runner, metrics=None) -> None:
-        self._publish(runner, 'test')
+        self._publish(runner, 'test', final=True)
         self._close_writer()
 
     def _close_writer(self) -> None:
@@ -556,26 +575,67 @@ class CAMHook(Hook):
         if (batch_idx + 1) % _PUBLISH_INTERVAL == 0 and self._gather_midway:
             self._publish(runner, phase)
 
-    def _publish(self, runner, phase: str) -> None:
-        if not self._active(phase) or self.out_dir is not None:
+    def _publish(self, runner, phase: str, final: bool = False) -> None:
+        """Hand the pictures drawn so far to the vis backends (first
+        process); at the end of the loop, log what went where."""
+        if not self._active(phase):
             return
         pending, self._pending = self._pending, []
+        written, self._written = self._written, []
+        exported, self._exported = self._exported, 0
         rank, world_size = get_dist_info()
         if world_size > 1:
             # Visualizer.add_image only works on the first process; every
             # process must take part in the gather, even with no pictures.
-            pending = [
-                item for part in all_gather_object(pending) for item in part
-            ]
+            gathered = all_gather_object((pending, written, exported))
+            pending = [item for part, _, _ in gathered for item in part]
+            written = [item for _, part, _ in gathered for item in part]
+            exported = sum(count for _, _, count in gathered)
         if rank != 0:
             return
+        self._totals['maps'] += exported
+        self._totals['pictures'] += len(written)
+        self._places.update(written)
         for _, name, picture, step in sorted(pending, key=lambda p: p[0]):
             try:
                 runner.visualizer.add_image(name, picture, step=step)
+                self._totals['pictures'] += 1
             except Exception as error:  # noqa: BLE001
                 runner.logger.warning(
                     f'CAMHook: could not store picture {name}: '
                     f'{type(error).__name__}: {error}')
+        if final:
+            self._log_destination(runner, phase)
+
+    def _log_destination(self, runner, phase: str) -> None:
+        """One line per loop: how many pictures (and maps) went where."""
+        pictures, maps = self._totals['pictures'], self._totals['maps']
+        if self._writer is not None:
+            self._places.add(osp.join(self._writer.folder, 'maps'))
+        if pictures == 0 and maps == 0:
+            runner.logger.info(
+                f'CAMHook: no picture in {phase}: no sample index was a '
+                f'multiple of interval={self.interval}, or every heatmap '
+                'failed (see the warnings)')
+            return
+        places = sorted(self._places) if self.out_dir is not None else \
+            _vis_backend_names(runner.visualizer)
+        where = ', '.join(places) or ("nowhere: the runner's visualizer "
+                                      'has no vis_backends')
+        what = f'{pictures} picture(s)' + (f' and the raw maps of {maps} '
+                                           'sample(s)' if maps else '')
+        runner.logger.info(f'CAMHook: {what} of {phase} went to {where}')
+
+
+def _vis_backend_names(visualizer) -> List[str]:
+    """``LocalVisBackend (<folder>)``, ... for the backends pictures reach."""
+    names = []
+    for backend in getattr(visualizer, '_vis_backends', {}).values():
+        folder = getattr(backend, '_img_save_dir', None) or getattr(
+            backend, '_save_dir', None)
+        names.append(f'{type(backend).__name__} ({folder})'
+                     if folder else type(backend).__name__)
+    return names
 
 
 def _ground_truth(data_samples) -> Optional[List[int]]:
