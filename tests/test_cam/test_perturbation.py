@@ -99,24 +99,70 @@ def test_batch_size_changes_nothing(method, classifier, images):
     np.testing.assert_allclose(maps[2], maps[0], atol=1e-5)
 
 
-@pytest.mark.parametrize('method', ['ScoreCAM', 'AblationCAM'])
-def test_one_pass_per_batch_serves_every_class(method, narrow_resnet, images):
-    """2 images x 64 channels in batches of 32: one recording pass and 4
-    perturbed passes, however many classes are explained."""
+def _backbone_batches(model, method, inputs, topk):
+    """Batch size of every backbone call of one engine run, and the
+    engine's ``PerturbationCAM``."""
     calls = []
-    handle = narrow_resnet.backbone.register_forward_pre_hook(
+    handle = model.backbone.register_forward_pre_hook(
         lambda module, args: calls.append(args[0].shape[0]))
+    engine = CAMEngine(
+        model,
+        method=method,
+        target_layers='backbone.layer4',
+        batch_size=32,
+        topk=topk)
     try:
-        CAMEngine(
-            narrow_resnet,
-            method=method,
-            target_layers='backbone.layer4',
-            batch_size=32,
-            topk=3)(
-                images(2, 64, 64))
+        engine(inputs)
     finally:
         handle.remove()
-    assert calls == [2, 32, 32, 32, 32]
+    return calls, engine.last_perturbation
+
+
+def _layer_output(model, name, inputs):
+    from mmcam.cam import get_layer
+    saved = []
+    handle = get_layer(model, name).register_forward_hook(
+        lambda module, args, output: saved.append(output.clone()))
+    try:
+        with torch.no_grad():
+            model(inputs, mode='tensor')
+    finally:
+        handle.remove()
+    return saved[0]
+
+
+def test_score_cam_one_pass_per_batch_serves_every_class(
+        narrow_resnet, images):
+    """2 images x 64 channels in batches of 32: one recording pass, then
+    one masked image per non-constant channel and one all-zero image for
+    the constant ones, however many classes are explained."""
+    inputs = images(2, 64, 64)
+    flat = _layer_output(narrow_resnet, 'backbone.layer4', inputs).flatten(2)
+    constant = int((flat.amax(2) == flat.amin(2)).sum())
+    assert 0 < constant < 128  # both kinds of channel are present
+    expected = 128 - constant + 1
+    calls, run = _backbone_batches(narrow_resnet, 'ScoreCAM', inputs, 3)
+    assert calls[0] == 2 and sum(calls[1:]) == expected
+    assert calls[1:] == [32] * (expected // 32) + [expected % 32]
+    assert run.perturbed_images == expected
+    assert _backbone_batches(narrow_resnet, 'ScoreCAM', inputs, 1)[0] == calls
+
+
+def test_ablation_cam_runs_layers_before_the_target_once_per_batch(
+        narrow_resnet, images):
+    """The backbone sees one image per batch of ablated copies (after a
+    check of two copies against a full pass); all-zero channels are not
+    ablated; the count does not depend on the number of classes."""
+    inputs = images(2, 64, 64)
+    flat = _layer_output(narrow_resnet, 'backbone.layer4', inputs).flatten(2)
+    nonzero = (flat.abs().amax(2) > 0).sum(1).tolist()
+    calls, run = _backbone_batches(narrow_resnet, 'AblationCAM', inputs, 3)
+    batches = sum(-(-n // 32) for n in nonzero)
+    assert calls == [2, 2] + [1] * (batches + 1)
+    assert run.shared_prefix is True
+    assert run.perturbed_images == sum(nonzero)
+    assert _backbone_batches(narrow_resnet, 'AblationCAM', inputs,
+                             1)[0] == calls
 
 
 def test_several_categories_equal_separate_calls(narrow_resnet, images):
