@@ -569,7 +569,7 @@ class CAMInferencer(BaseInferencer):
             return None
         if show_dir and out_file:
             raise CAMError('give either show_dir or out_file, not both')
-        from ..visualization import save_picture
+        from ..visualization import save_picture, save_raw_heatmap
         drawn = []
         for sample in preds:
             if sample.error is not None:
@@ -609,7 +609,7 @@ class CAMInferencer(BaseInferencer):
                     files.append(target)
                     if save_raw:
                         raw_file = osp.splitext(target)[0] + '.npy'
-                        np.save(raw_file, heatmap.astype(np.float32))
+                        save_raw_heatmap(heatmap, raw_file)
                         files.append(raw_file)
                 if show:
                     self.cam_visualizer.show(
