@@ -71,6 +71,17 @@ def parse_args():
     parser.add_argument(
         '--methods', nargs='+', default=['ScoreCAM', 'AblationCAM'])
     parser.add_argument(
+        '--libraries',
+        nargs='+',
+        default=list(RUNNERS),
+        choices=list(RUNNERS),
+        help='default: all (torchcam where installed)')
+    parser.add_argument(
+        '--photos',
+        nargs='+',
+        default=list(PHOTOS),
+        help=f'names in demo/photos, in order (default: {" ".join(PHOTOS)})')
+    parser.add_argument(
         '--rounds', type=int, default=1, help='interleaved rounds')
     parser.add_argument(
         '--batch-size',
@@ -87,8 +98,8 @@ def parse_args():
     args.size = args.size or (64 if args.quick else 224)
     args.images = args.images or ([1] if args.quick else [1, 3])
     args.topk = args.topk or ([1] if args.quick else [1, 3])
-    if max(args.images) > len(PHOTOS):
-        parser.error(f'--images: at most {len(PHOTOS)} photos')
+    if max(args.images) > len(args.photos):
+        parser.error(f'--images: at most {len(args.photos)} photos')
     return args
 
 
@@ -111,8 +122,8 @@ def load_model(checkpoint: str):
     return get_model(Config.fromfile(CONFIG), checkpoint).eval()
 
 
-def load_photos(model, size: int):
-    """``(3, 3, size, size)``: the demo photos through the test pipeline
+def load_photos(model, size: int, photos):
+    """``(N, 3, size, size)``: the demo photos through the test pipeline
     and data preprocessor, resized from 224 when ``size`` differs."""
     import torch.nn.functional as F
     from mmengine.config import Config
@@ -123,7 +134,7 @@ def load_photos(model, size: int):
         pipeline = Compose(cfg.test_dataloader.dataset.pipeline)
     packed = [
         pipeline(dict(img_path=osp.join(REPO, 'demo', 'photos', name)))
-        for name in PHOTOS
+        for name in photos
     ]
     inputs = model.data_preprocessor(default_collate(packed), False)['inputs']
     if inputs.shape[-1] != size:
@@ -244,7 +255,7 @@ def main():
     import numpy as np
     import torch
     model = load_model(args.checkpoint)
-    photos = load_photos(model, args.size)
+    photos = load_photos(model, args.size, args.photos)
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f'Machine: {platform.processor() or platform.machine()}, '
@@ -260,8 +271,8 @@ def main():
                 for k in args.topk]
     runners = {}
     for method in args.methods:
-        for name, make in RUNNERS.items():
-            runner = make(model, method, args.batch_size)
+        for name in args.libraries:
+            runner = RUNNERS[name](model, method, args.batch_size)
             if runner is not None:
                 runners[method, name] = runner
     counter = PassCounter(model)
@@ -303,20 +314,22 @@ def main():
             row[name] = statistics.median(times[key]) if key in times \
                 else None
         peers = [row[n] for n in ('grad-cam', 'torchcam') if row[n]]
-        speedup = min(peers) / row['mmcam']
+        speedup = f'{min(peers) / row["mmcam"]:.1f}x' \
+            if peers and row['mmcam'] else '-'
         counts = ' / '.join(
             f'{passes[key][0]} ({passes[key][1]})' if key in passes else '-'
             for key in [(method, b, k, n) for n in RUNNERS])
-        diff = np.abs(maps[method, b, k, 'mmcam'] -
-                      maps[method, b, k, 'grad-cam']).max()
+        compared = [maps.get((method, b, k, n)) for n in ('mmcam', 'grad-cam')]
+        diff = '-' if any(m is None for m in compared) else \
+            f'{np.abs(compared[0] - compared[1]).max():.1e}'
         cells = [
             f'{row[n]:.2f}' if row[n] is not None else '-' for n in RUNNERS
         ]
         print(f'| {method} | {b}x{args.size}, top-{k} | {" | ".join(cells)}'
-              f' | {speedup:.1f}x | {counts} | {diff:.1e} |')
+              f' | {speedup} | {counts} | {diff} |')
     print(f'\n- {args.rounds} interleaved round(s), median per variant; '
           f'perturbation batch {args.batch_size} for every library; layer '
-          f'{LAYER} (1280 channels); photos: {", ".join(PHOTOS)}.')
+          f'{LAYER} (1280 channels); photos: {", ".join(args.photos)}.')
     print('- A pass is one call of the network; in brackets the images '
           'that went through all of it.')
 
