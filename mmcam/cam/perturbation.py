@@ -306,10 +306,12 @@ class PerturbationCAM:
     def _prefix_can_be_shared(image: int, chunk: torch.Tensor,
                               ablated_logits: Callable) -> bool:
         """Whether running the layers before the target layer on one image
-        gives the logits of full passes, checked on (up to) two ablated
-        copies. A model that fixes the batch size before the target layer
-        (a reshape, a concatenation) fails or disagrees here."""
-        probe = chunk[:2]
+        gives the logits of full passes, checked on two ablated copies. A
+        model that fixes the batch size before the target layer (a
+        reshape, a concatenation) fails or disagrees here."""
+        # Two copies even for a one-channel batch: with one, a batch size
+        # fixed before the target layer would go unnoticed.
+        probe = chunk[:2] if len(chunk) > 1 else chunk.repeat(2)
         full = ablated_logits(image, probe, False)
         try:
             shared = ablated_logits(image, probe, True)

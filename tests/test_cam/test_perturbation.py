@@ -254,16 +254,20 @@ def test_constant_channels_share_a_pass_with_grad_cam_maps(method, images):
     assert engine.last_perturbation.perturbed_images == expected
 
 
-def test_ablation_falls_back_to_full_passes(images):
+@pytest.mark.parametrize('batch_size', [4, 1])
+def test_ablation_falls_back_to_full_passes(batch_size, images):
+    # batch_size 1: the check still compares two copies.
     model = _ConstantChannelNet(batch_fixed=True).eval()
     inputs = images(2, 64, 64)
     engine = CAMEngine(
-        model, method='AblationCAM', target_layers='backbone.1',
-        batch_size=4)
+        model,
+        method='AblationCAM',
+        target_layers='backbone.1',
+        batch_size=batch_size)
     ours = engine(inputs, target_category=[1, 7])
     assert engine.last_perturbation.shared_prefix is False
     theirs = _grad_cam('AblationCAM', model, 'backbone.1', inputs,
-                       ours.categories, batch_size=4)
+                       ours.categories, batch_size=batch_size)
     np.testing.assert_allclose(ours.heatmaps, theirs, atol=1e-5)
 
 
