@@ -175,3 +175,42 @@ def test_config_and_option_mistakes_name_the_bad_value(tmp_path):
     cfg.work_dir = str(tmp_path)
     with pytest.raises(CAMError, match='NoSuchBackbone is not in the'):
         build_runner(cfg).model
+
+
+def test_export_is_the_same_on_one_and_two_processes(trained, shapes_root,
+                                                     tmp_path):
+    """An odd dataset (9 samples) in batches of 2: the same map files,
+    maps and index on 1 process and on 2 (torchrun, gloo)."""
+    import numpy as np
+
+    from mmcam.visualization.raw_maps import read_index
+    folders = {}
+    for processes in (1, 2):
+        out_dir = str(tmp_path / f'export_{processes}')
+        launch = [sys.executable, 'tools/test.py'] if processes == 1 else [
+            sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+            '2', '--master_port',
+            _free_port(), 'tools/test.py'
+        ]
+        result = _run([
+            *launch, TINY_CONFIG,
+            osp.join(trained, 'epoch_1.pth'), '--work-dir',
+            str(tmp_path / f'work_{processes}'), '--cfg-options',
+            *_data_options(shapes_root), 'test_dataloader.batch_size=2',
+            'custom_hooks.0.interval=1', 'custom_hooks.0.save_raw=True',
+            'custom_hooks.0.draw=False', f'custom_hooks.0.out_dir={out_dir}',
+            *(['--launcher', 'pytorch'] if processes == 2 else [])
+        ])
+        assert result.returncode == 0, result.stderr[-3000:]
+        folders[processes] = osp.join(out_dir, 'test')
+
+    one, two = (read_index(folders[n]) for n in (1, 2))
+    assert len(glob.glob(osp.join(folders[2], 'index_rank*.jsonl'))) == 2
+    assert [r['index'] for r in one] == list(range(9))
+    assert [r['file'] for r in one] == [r['file'] for r in two]
+    for a, b in zip(one, two):
+        assert a['categories'] == b['categories']
+        np.testing.assert_allclose(
+            np.load(osp.join(folders[1], a['file'])).astype(np.float32),
+            np.load(osp.join(folders[2], b['file'])).astype(np.float32),
+            atol=2e-3)

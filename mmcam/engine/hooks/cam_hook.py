@@ -1,9 +1,11 @@
 """CAMHook: class activation maps of validation and test samples."""
+import hashlib
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from mmengine.dataset import DefaultSampler
 from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -11,10 +13,13 @@ from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
-from mmcam.utils import class_name
+from mmcam.utils import InputGeometry, InvertiblePipeline, class_name, one_line
 from mmcam.visualization import CAMVisualizer, save_picture
+from mmcam.visualization.raw_maps import RawMapWriter, check_writable_folder
 
 _PHASES = ('val', 'test')
+# Iterations between hand-overs of pictures to the vis backends.
+_PUBLISH_INTERVAL = 4
 
 
 @HOOKS.register_module()
@@ -36,21 +41,26 @@ class CAMHook(Hook):
         custom_imports = dict(imports=['mmcam'], allow_failed_imports=False)
         custom_hooks = [dict(type='CAMHook', method='GradCAM', interval=100)]
 
-    - Samples are chosen by their dataset index (``sample_idx`` in the data
-      sample's metainfo), so runs on any number of processes explain the
-      same samples. Repeats that ``DefaultSampler`` adds to even out the
-      processes are skipped: every sample is drawn exactly once.
+    - Samples are chosen and named by their index into the loop's dataset
+      (read from its ``DefaultSampler``, shuffled or not), so runs on any
+      number of processes explain the same samples, and the samples of a
+      ``ConcatDataset`` or ``RepeatDataset`` (whose ``sample_idx`` restarts
+      in each part) all keep their own pictures. Repeats that
+      ``DefaultSampler`` adds to even out the processes are skipped: every
+      sample is drawn exactly once.
     - With ``out_dir``, every process writes its own pictures to
-      ``out_dir/<phase>/<sample_idx>_<method>_<category>.png``, where
+      ``out_dir/<phase>/<dataset index>_<method>_<category>.png``, where
       ``<phase>`` is ``test``, ``val_epoch_<n>`` or ``val_iter_<n>``.
       Otherwise the pictures are gathered on the first process at the end
       of the epoch and passed to the runner visualizer's ``add_image``, so
       they reach its vis backends (local files, TensorBoard, W&B) with the
       epoch (or iteration) as step.
-    - A bad setting (unknown method or target layer) raises
-      :class:`~mmcam.cam.CAMError` when the hook is built or the run
-      starts. A heatmap that fails during the run (out of memory, an odd
-      sample) is logged as a warning naming the sample; the run goes on.
+    - A bad setting raises :class:`~mmcam.cam.CAMError` when the hook is
+      built or the run starts: an unknown method or target layer, a target
+      layer without a spatial output (the neck), a class id or ``topk``
+      outside the head's classes, a bad ``draw_cfg``. A heatmap that fails
+      during the run (out of memory, an odd sample) or comes out NaN is
+      logged as a warning naming the sample; the run goes on.
 
     Args:
         method (str): CAM method, e.g. ``'GradCAM'``, ``'LayerCAM'``.
@@ -74,9 +84,23 @@ class CAMHook(Hook):
             ScoreCAM and AblationCAM. Defaults to 32.
         interval (int): Explain the samples whose dataset index is a
             multiple of ``interval``. Defaults to 1000.
-        out_dir (str, optional): Write pictures here instead of the vis
-            backends; a relative path is taken from the runner's
+        out_dir (str, optional): Write pictures (and raw maps) here instead
+            of the vis backends; a relative path is taken from the runner's
             ``work_dir``. Defaults to None.
+        save_raw (bool): Also write each explained sample's heatmaps as
+            ``out_dir/<phase>/maps/<dataset index>_<image stem>.npy``:
+            float16 ``(K, H, W)`` in [0, 1], on the original image where
+            the test pipeline can be inverted (resizes, centre crops), else
+            at the network input; with one JSON line per sample in
+            ``index_rank<r>.jsonl`` (see
+            :mod:`mmcam.visualization.raw_maps`). Needs ``out_dir``.
+            Defaults to False.
+        draw (bool): Draw pictures. ``draw=False, save_raw=True`` exports
+            raw maps only. Defaults to True.
+        resume (bool): Skip samples whose outputs already exist in
+            ``out_dir`` (raw maps when ``save_raw``, else pictures), so a
+            preempted job continues where it stopped; refuses outputs made
+            with other settings. Needs ``out_dir``. Defaults to False.
         enable (bool): Whether to draw anything. Defaults to True.
         phases (Sequence[str]): Loops to draw in, from ``'val'`` and
             ``'test'``. Defaults to both.
@@ -101,6 +125,9 @@ class CAMHook(Hook):
                  batch_size: int = 32,
                  interval: int = 1000,
                  out_dir: Optional[str] = None,
+                 save_raw: bool = False,
+                 draw: bool = True,
+                 resume: bool = False,
                  enable: bool = True,
                  phases: Sequence[str] = _PHASES,
                  draw_cfg: Optional[dict] = None) -> None:
@@ -124,8 +151,15 @@ class CAMHook(Hook):
         if unknown:
             raise CAMError(f'CAMHook phases {unknown} unknown; choose from '
                            f'{list(_PHASES)}')
+        for name, value in (('save_raw', save_raw), ('resume', resume)):
+            if value and out_dir is None:
+                raise CAMError(f'CAMHook {name}=True needs out_dir, the '
+                               'folder to write to')
         self.interval = interval
         self.out_dir = out_dir
+        self.save_raw = bool(save_raw)
+        self.draw = bool(draw)
+        self.resume = bool(resume)
         self.enable = bool(enable)
         self.phases = phases
         self.draw_cfg = dict(draw_cfg) if draw_cfg else None
@@ -133,15 +167,46 @@ class CAMHook(Hook):
         self.engine: Optional[CAMEngine] = None
         self.drawer: Optional[CAMVisualizer] = None
         self._position = 0  # samples this process has seen in the loop
+        # This process's dataset indices in loop order, or None when the
+        # sampler cannot tell them (then the loop is taken as sequential).
+        self._indices: Optional[List[int]] = None
         self._pending: List[Tuple[int, str, np.ndarray, int]] = []
+        # Whether every process runs the same number of iterations, so they
+        # can gather pictures together in the middle of a loop.
+        self._gather_midway = True
+        self._writer: Optional[RawMapWriter] = None
+        self._geometries: dict = {}  # InvertiblePipeline per pipeline
 
     # ------------------------------------------------------------------
     # Set-up: report configuration mistakes when the run starts.
     # ------------------------------------------------------------------
     def before_run(self, runner) -> None:
-        """Build the engine, which resolves explicit target layers."""
+        """Build the engine and check the settings with a dry forward pass
+        on the shape of the loop's first sample."""
         if self.enable:
             self._build(runner)
+            self.engine.check_settings(self._input_shape(runner))
+            if self.out_dir is not None:
+                check_writable_folder(
+                    self._out_root(runner), 'CAMHook out_dir')
+
+    def _out_root(self, runner) -> str:
+        return osp.join(runner.work_dir, self.out_dir)
+
+    def _input_shape(self, runner) -> Tuple[int, ...]:
+        """``(1, C, H, W)`` of a network input of the first loop this hook
+        draws in (already built when the run starts)."""
+        from mmcam.cam.engine import DEFAULT_INPUT_SHAPE
+        for phase in self.phases:
+            loop = getattr(runner, f'_{phase}_loop', None)
+            if not isinstance(loop, BaseLoop):
+                continue
+            try:
+                inputs = loop.dataloader.dataset[0]['inputs']
+                return (1, *inputs.shape[-3:])
+            except Exception:  # noqa: BLE001  (the loop itself will tell)
+                break
+        return DEFAULT_INPUT_SHAPE
 
     def _build(self, runner) -> None:
         if self.engine is None:
@@ -157,12 +222,16 @@ class CAMHook(Hook):
                 # does not replace the runner's visualizer as mmengine's
                 # "current" instance. It only draws; pictures still go to
                 # the runner visualizer's backends.
-                self.drawer = CAMVisualizer(
-                    name=f'cam_hook_drawer_{id(self)}',
-                    **{
-                        'min_size': 224,
-                        **(self.draw_cfg or {})
-                    })
+                try:
+                    self.drawer = CAMVisualizer(
+                        name=f'cam_hook_drawer_{id(self)}',
+                        **{
+                            'min_size': 224,
+                            **(self.draw_cfg or {})
+                        })
+                except (TypeError, ValueError) as error:
+                    raise CAMError(f'CAMHook draw_cfg {self.draw_cfg!r}: '
+                                   f'{one_line(error)}') from None
 
     def before_val_epoch(self, runner) -> None:
         self._start_epoch(runner, 'val')
@@ -175,6 +244,32 @@ class CAMHook(Hook):
         self._pending = []
         if self._active(phase):
             self._build(runner)
+            loop = runner.val_loop if phase == 'val' else runner.test_loop
+            self._indices = _sampler_indices(loop.dataloader)
+            sampler = getattr(loop.dataloader, 'sampler', None)
+            self._gather_midway = get_dist_info()[1] == 1 or (isinstance(
+                sampler, DefaultSampler) and sampler.round_up)
+            if self.save_raw:
+                _, phase_name = self._step_and_phase_name(runner, phase)
+                self._writer = RawMapWriter(
+                    osp.join(self._out_root(runner), phase_name),
+                    get_dist_info()[0], self._export_settings(runner),
+                    self.resume)
+
+    def _export_settings(self, runner) -> dict:
+        """What the raw maps depend on, compared when resuming."""
+        settings = self.settings
+        cfg = getattr(runner, 'cfg', None)
+        model_cfg = cfg.get('model') if cfg is not None else None
+        return dict(
+            method=self.engine.method.name,
+            target_layers=self.engine.target_layer_names,
+            target_category=settings.target_category,
+            topk=settings.topk,
+            eigen_smooth=settings.eigen_smooth,
+            aug_smooth=settings.aug_smooth,
+            model=hashlib.sha1(str(model_cfg).encode()).hexdigest()[:12],
+            checkpoint=cfg.get('load_from') if cfg is not None else None)
 
     def _active(self, phase: str) -> bool:
         return self.enable and phase in self.phases
@@ -190,6 +285,7 @@ class CAMHook(Hook):
         """Draw the chosen samples of a validation batch."""
         self._explain_batch(runner, 'val', data_batch,
                             runner.val_loop.dataloader.dataset)
+        self._publish_every(runner, 'val', batch_idx)
 
     def after_test_iter(self,
                         runner,
@@ -199,6 +295,7 @@ class CAMHook(Hook):
         """Draw the chosen samples of a test batch."""
         self._explain_batch(runner, 'test', data_batch,
                             runner.test_loop.dataloader.dataset)
+        self._publish_every(runner, 'test', batch_idx)
 
     def _explain_batch(self, runner, phase: str, data_batch: Optional[dict],
                        dataset) -> None:
@@ -210,9 +307,14 @@ class CAMHook(Hook):
             return
         chosen = self._choose_samples(data_batch['data_samples'],
                                       first_position, len(dataset))
+        step, phase_name = self._step_and_phase_name(runner, phase)
+        if self.resume:
+            chosen = [
+                sample for sample in chosen
+                if not self._done(runner, phase_name, data_batch, sample)
+            ]
         if not chosen:
             return
-        step, phase_name = self._step_and_phase_name(runner, phase)
         try:
             heatmaps = self._compute(runner, data_batch, chosen)
         except Exception as error:  # noqa: BLE001  (never stop the run)
@@ -231,8 +333,11 @@ class CAMHook(Hook):
             if result is None:
                 continue
             try:
-                self._draw(runner, phase, phase_name, step, data_batch, sample,
-                           result, dataset)
+                if self._writer is not None:
+                    self._save_raw(data_batch, sample, result, dataset)
+                if self.draw:
+                    self._draw(runner, phase, phase_name, step, data_batch,
+                               sample, result, dataset)
             except Exception as error:  # noqa: BLE001
                 self._warn(runner, phase, data_batch, sample, error)
 
@@ -241,16 +346,18 @@ class CAMHook(Hook):
         """``(index in batch, dataset index)`` of the samples to explain."""
         rank, world_size = get_dist_info()
         chosen = []
-        for i, data_sample in enumerate(data_samples):
+        for i in range(len(data_samples)):
             # DefaultSampler deals indices round-robin: this process's n-th
             # sample is the (rank + n * world_size)-th overall. Positions
             # past the dataset's end are repeats that even out processes.
-            position = rank + (first_position + i) * world_size
+            n = first_position + i
+            position = rank + n * world_size
             if position >= dataset_size:
                 continue
-            sample_idx = data_sample.metainfo.get('sample_idx', position)
-            if int(sample_idx) % self.interval == 0:
-                chosen.append((i, int(sample_idx)))
+            index = self._indices[n] if self._indices is not None and \
+                n < len(self._indices) else position
+            if index % self.interval == 0:
+                chosen.append((i, index))
         return chosen
 
     @staticmethod
@@ -294,7 +401,7 @@ class CAMHook(Hook):
 
     def _draw(self, runner, phase: str, phase_name: str, step: int,
               data_batch: dict, sample: tuple, result, dataset) -> None:
-        row, sample_idx = sample
+        row, dataset_index = sample
         heatmaps, categories, scores = result
         image = self._network_input_image(runner, data_batch['inputs'][row])
         # The preprocessor pads at the bottom and right; drop the padding.
@@ -308,18 +415,79 @@ class CAMHook(Hook):
         gt = _ground_truth([data_sample])
         original_label = (f'gt: {class_name(classes, gt[0])}'
                           if gt is not None else 'input')
+        if not np.isfinite(heatmaps).all():
+            # The method divided by zero (a constant or empty activation);
+            # the picture shows the image with no overlay.
+            path = data_sample.metainfo.get('img_path')
+            runner.logger.warning(
+                f'CAMHook: the {self.engine.method.name} heatmap of {phase} '
+                f'sample {dataset_index}{f" ({path})" if path else ""} is '
+                'not a number (NaN) in places; drawn without overlay there')
         picture = self.drawer.draw_cam(
             image, heatmaps, labels, original_label=original_label)
 
-        file_stem = f'{sample_idx}_{self.engine.method.name}_' \
-                    f'{self._category_tag()}'
+        file_stem = self._file_stem(dataset_index)
         if self.out_dir is not None:
             out_dir = osp.join(runner.work_dir, self.out_dir)
             save_picture(picture,
                          osp.join(out_dir, phase_name, f'{file_stem}.png'))
         else:
             self._pending.append(
-                (sample_idx, f'cam_{phase}_{file_stem}', picture, step))
+                (dataset_index, f'cam_{phase}_{file_stem}', picture, step))
+
+    def _done(self, runner, phase_name: str, data_batch: dict,
+              sample: Tuple[int, int]) -> bool:
+        """Whether a resumed run finds the sample's outputs on disk."""
+        row, dataset_index = sample
+        if self._writer is not None:
+            path = data_batch['data_samples'][row].metainfo.get('img_path')
+            return self._writer.done(dataset_index, path)
+        return osp.isfile(
+            osp.join(
+                self._out_root(runner), phase_name,
+                f'{self._file_stem(dataset_index)}.png'))
+
+    def _save_raw(self, data_batch: dict, sample: tuple, result,
+                  dataset) -> None:
+        row, dataset_index = sample
+        heatmaps, categories, scores = result
+        data_sample = data_batch['data_samples'][row]
+        input_hw = tuple(data_batch['inputs'][row].shape[-2:])
+        # The preprocessor pads at the bottom and right; drop the padding.
+        heatmaps = heatmaps[:, :input_hw[0], :input_hw[1]]
+        geometry = self._geometry(dataset, dataset_index, data_sample,
+                                  input_hw)
+        space = 'input'
+        if geometry is not None:
+            heatmaps, space = geometry.to_image(heatmaps), 'image'
+        classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+        self._writer.write(dataset_index, data_sample.metainfo.get('img_path'),
+                           heatmaps, categories, scores,
+                           [class_name(classes, c) for c in categories], space)
+
+    def _geometry(self, dataset, index: int, data_sample,
+                  input_hw) -> Optional[InputGeometry]:
+        """Where the network input lies in the original image: the test
+        pipeline replayed on a blank image of the original size (resizes
+        and crops depend on sizes only). None when it cannot be told."""
+        pipeline = _pipeline_of(dataset, index)
+        ori_shape = data_sample.metainfo.get('ori_shape')
+        transforms = getattr(pipeline, 'transforms', None)
+        if transforms is None or ori_shape is None:
+            return None
+        key = id(pipeline)
+        if key not in self._geometries:
+            self._geometries[key] = InvertiblePipeline(
+                transforms, build=lambda transform: transform)
+        invertible = self._geometries[key]
+        if not invertible.invertible:
+            return None
+        blank = np.zeros((*ori_shape[:2], 3), np.uint8)
+        _, geometry = invertible(
+            dict(img=blank, img_shape=blank.shape[:2], ori_shape=ori_shape))
+        if geometry is None or tuple(geometry.input_hw) != input_hw:
+            return None
+        return geometry
 
     @staticmethod
     def _network_input_image(runner, image: torch.Tensor) -> np.ndarray:
@@ -341,6 +509,10 @@ class CAMHook(Hook):
             image = np.repeat(image, 3, axis=-1)
         return np.ascontiguousarray(image)
 
+    def _file_stem(self, dataset_index: int) -> str:
+        return f'{dataset_index}_{self.engine.method.name}_' \
+            f'{self._category_tag()}'
+
     def _category_tag(self) -> str:
         settings = self.settings
         if settings.topk is not None:
@@ -351,25 +523,38 @@ class CAMHook(Hook):
             return 'gt'
         return 'class' + '-'.join(map(str, settings.target_category))
 
-    @staticmethod
-    def _warn(runner, phase: str, data_batch: dict, sample: Tuple[int, int],
-              error: Exception) -> None:
-        row, sample_idx = sample
+    def _warn(self, runner, phase: str, data_batch: dict,
+              sample: Tuple[int, int], error: Exception) -> None:
+        row, dataset_index = sample
         path = data_batch['data_samples'][row].metainfo.get('img_path')
         where = f' ({path})' if path else ''
-        message = str(error).strip().splitlines()
-        runner.logger.warning(
-            f'CAMHook: no heatmap for {phase} sample {sample_idx}{where}: '
-            f'{type(error).__name__}: {message[0] if message else ""}')
+        message = f'{type(error).__name__}: {one_line(error)}'
+        runner.logger.warning(f'CAMHook: no heatmap for {phase} sample '
+                              f'{dataset_index}{where}: {message}')
+        if self._writer is not None:
+            self._writer.write_failure(dataset_index, path, message)
 
     # ------------------------------------------------------------------
     # End of epoch: hand the pictures to the vis backends.
     # ------------------------------------------------------------------
     def after_val_epoch(self, runner, metrics=None) -> None:
         self._publish(runner, 'val')
+        self._close_writer()
 
     def after_test_epoch(self, runner, metrics=None) -> None:
         self._publish(runner, 'test')
+        self._close_writer()
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _publish_every(self, runner, phase: str, batch_idx: int) -> None:
+        """Hand pictures on in chunks, so they never pile up over a loop;
+        every process reaches the same iterations, where they gather."""
+        if (batch_idx + 1) % _PUBLISH_INTERVAL == 0 and self._gather_midway:
+            self._publish(runner, phase)
 
     def _publish(self, runner, phase: str) -> None:
         if not self._active(phase) or self.out_dir is not None:
@@ -401,3 +586,35 @@ def _ground_truth(data_samples) -> Optional[List[int]]:
             return None
         labels.append(int(label[0]))
     return labels
+
+
+def _sampler_indices(dataloader) -> Optional[List[int]]:
+    """The dataset indices this process gets, in loop order, when the
+    dataloader's sampler can tell them: mmengine's ``DefaultSampler``
+    (shuffled or not) and torch's sequential sampler give the same order
+    each time they are iterated within an epoch."""
+    from mmengine.dataset import DefaultSampler
+    from torch.utils.data import BatchSampler, SequentialSampler
+    sampler = getattr(dataloader, 'sampler', None)
+    batch_sampler = getattr(dataloader, 'batch_sampler', None)
+    if batch_sampler is not None and type(batch_sampler) is not BatchSampler:
+        return None  # batches in an order of their own
+    if isinstance(sampler, (DefaultSampler, SequentialSampler)):
+        return [int(i) for i in sampler]
+    return None
+
+
+def _pipeline_of(dataset, index: int):
+    """The pipeline that made sample ``index`` of ``dataset``, looking
+    through ``ConcatDataset``, ``RepeatDataset`` and
+    ``ClassBalancedDataset`` to the part the sample comes from."""
+    for _ in range(16):  # wrappers of wrappers, never endless
+        to_inner = getattr(dataset, '_get_ori_dataset_idx', None)
+        if to_inner is None:
+            return getattr(dataset, 'pipeline', None)
+        inner = to_inner(index)
+        if isinstance(inner, tuple):  # ConcatDataset: (part, index)
+            dataset, index = dataset.datasets[inner[0]], inner[1]
+        else:
+            dataset, index = dataset.dataset, inner
+    return None
