@@ -655,7 +655,8 @@ class CAMInferencer(BaseInferencer):
                      show_dir: Optional[str], out_file: Optional[str],
                      save_raw: bool) -> dict:
         """The pictures of one sample, drawn, written and shown."""
-        from ..visualization import save_picture, show_picture
+        from ..visualization import (save_picture, save_raw_heatmap,
+                                     show_picture)
         prediction = sample.prediction
         if prediction['heatmaps'] is not None:
             canvas = sample.image[..., ::-1]
@@ -691,7 +692,7 @@ class CAMInferencer(BaseInferencer):
                 files.append(target)
                 if save_raw:
                     raw_file = osp.splitext(target)[0] + '.npy'
-                    np.save(raw_file, heatmap.astype(np.float32))
+                    save_raw_heatmap(heatmap, raw_file)
                     files.append(raw_file)
             if show:
                 show_picture(picture, f'{sample.stem} {label}',

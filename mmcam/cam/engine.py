@@ -29,6 +29,7 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModel, is_model_wrapper
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -183,6 +184,10 @@ class CAMEngine:
             self._layers = resolve_target_layers(self.model,
                                                  settings.target_layers)
         self._method_object = None
+        # The last ScoreCAM/AblationCAM run (its counts of perturbed
+        # images), and whether a long run was announced already.
+        self.last_perturbation: Optional[PerturbationCAM] = None
+        self._announced = False
 
     # ------------------------------------------------------------------
     # Layers
@@ -340,13 +345,14 @@ class CAMEngine:
     def _compute(self, inputs, layers, choose):
         if self.method.name in PerturbationCAM.methods:
             # One batched masked/ablated pass serves every class.
-            return PerturbationCAM(
+            self.last_perturbation = PerturbationCAM(
                 self._logits,
                 self.method.name,
                 batch_size=self.settings.batch_size,
                 num_extra_tokens=self.num_extra_tokens,
-                eigen_smooth=self.settings.eigen_smooth)(inputs, layers,
-                                                         choose)
+                eigen_smooth=self.settings.eigen_smooth,
+                announce=self._announce_once)
+            return self.last_perturbation(inputs, layers, choose)
         if self.method.family == 'perturbation':
             with torch.no_grad():
                 logits = self._logits(inputs)
@@ -354,6 +360,13 @@ class CAMEngine:
             return logits, categories, self._grad_cam_forward(
                 inputs, layers, categories)
         return self._hooked_forward(inputs, layers, choose)
+
+    def _announce_once(self, line: str) -> None:
+        """Say once per engine that ScoreCAM/AblationCAM will be slow, so
+        a folder of images does not repeat it for every batch."""
+        if not self._announced:
+            self._announced = True
+            MMLogger.get_current_instance().warning(line)
 
     def _augmented(self, inputs, layers, choose):
         """Test-time augmentation as grad-cam's ``aug_smooth``, but every

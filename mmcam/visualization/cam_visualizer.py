@@ -1,6 +1,8 @@
 """CAMVisualizer: heatmap overlays handed to mmengine's vis backends."""
+import io
 import os
 import os.path as osp
+import uuid
 from typing import Optional, Sequence
 
 import cv2
@@ -158,8 +160,42 @@ class CAMVisualizer(Visualizer):
 
 
 def save_picture(picture: np.ndarray, out_file: str) -> None:
-    """Write an RGB picture to ``out_file``, creating its folder."""
+    """Write an RGB picture to ``out_file``, creating its folder.
+
+    The file appears complete or not at all, so a run stopped by Ctrl-C
+    (minutes into a ScoreCAM folder) leaves every finished picture intact
+    and no half-written one.
+    """
+    suffix = osp.splitext(out_file)[1]
+    try:
+        ok, encoded = cv2.imencode(suffix,
+                                   cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise OSError(f'could not write picture {out_file!r}')
+    write_whole_file(encoded.tobytes(), out_file)
+
+
+def save_raw_heatmap(heatmap: np.ndarray, out_file: str) -> None:
+    """Write a heatmap as a float32 ``.npy``, complete or not at all."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(heatmap, dtype=np.float32))
+    write_whole_file(buffer.getvalue(), out_file)
+
+
+def write_whole_file(data: bytes, out_file: str) -> None:
+    """Write to a hidden file beside ``out_file`` and rename it: a rename
+    within a folder is atomic, so readers never see a partial file."""
     folder = osp.dirname(osp.abspath(out_file))
     os.makedirs(folder, exist_ok=True)
-    if not cv2.imwrite(out_file, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
-        raise OSError(f'could not write picture {out_file!r}')
+    partial = osp.join(folder,
+                       f'.{osp.basename(out_file)}.{uuid.uuid4().hex}.part')
+    try:
+        with open(partial, 'xb') as file:
+            file.write(data)
+        os.replace(partial, out_file)
+    except BaseException:  # Ctrl-C too: no partial file is left behind
+        if osp.exists(partial):
+            os.remove(partial)
+        raise

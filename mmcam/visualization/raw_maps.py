@@ -13,6 +13,7 @@ without extension. A map file is written to a temporary name and renamed,
 so a file that exists is complete: a resumed run skips exactly the samples
 that are done.
 """
+import io
 import json
 import os
 import os.path as osp
@@ -22,6 +23,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..cam.errors import CAMError
+from .cam_visualizer import write_whole_file
 
 SETTINGS_FILE = 'export.json'
 MAPS_FOLDER = 'maps'
@@ -84,10 +86,7 @@ class RawMapWriter:
                     f'{settings.get(key)!r}; use another out_dir or '
                     'resume=False')
         elif rank == 0:
-            temporary = f'{path}.tmp'
-            with open(temporary, 'w') as f:
-                json.dump(settings, f, indent=2)
-            os.replace(temporary, path)
+            write_whole_file(json.dumps(settings, indent=2).encode(), path)
 
     @staticmethod
     def file_name(index: int, img_path: Optional[str]) -> str:
@@ -114,9 +113,9 @@ class RawMapWriter:
         """
         name = self.file_name(index, img_path)
         path = osp.join(self.folder, name)
-        temporary = f'{path}.tmp.npy'
-        np.save(temporary, np.clip(heatmaps, 0, 1).astype(np.float16))
-        os.replace(temporary, path)
+        buffer = io.BytesIO()
+        np.save(buffer, np.clip(heatmaps, 0, 1).astype(np.float16))
+        write_whole_file(buffer.getvalue(), path)
         self._append(
             dict(
                 index=index,
