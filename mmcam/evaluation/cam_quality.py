@@ -138,16 +138,14 @@ class CAMQuality:
                  blur_sigma: float = 5.0,
                  tolerance: float = 15.0,
                  pixel_space: Optional[PixelSpace] = None) -> None:
-        self.names, self.named_explicitly = parse_metric_names(metrics)
-        for what, value in (('steps', steps), ('batch_size', batch_size),
-                            ('blur_kernel', blur_kernel)):
-            if not isinstance(value, int) or isinstance(
-                    value, bool) or value < 1:
-                raise CAMError(f'metric {what} must be a positive integer, '
-                               f'got {value!r}')
-        if blur_kernel % 2 == 0:
-            raise CAMError(f'metric blur_kernel must be odd, got '
-                           f'{blur_kernel}')
+        self.names, self.named_explicitly = self.check_arguments(
+            metrics,
+            dict(
+                steps=steps,
+                batch_size=batch_size,
+                blur_kernel=blur_kernel,
+                blur_sigma=blur_sigma,
+                tolerance=tolerance))
         self.engine = model if isinstance(model,
                                           CAMEngine) else CAMEngine(model)
         self.steps = steps
@@ -159,6 +157,36 @@ class CAMQuality:
             self.engine.model)
         # Images sent through the network so far, for benchmarks.
         self.images_forwarded = 0
+
+    @staticmethod
+    def check_arguments(metrics: MetricsArg,
+                        options: dict) -> Tuple[List[str], bool]:
+        """Validate metric names and options before any model exists; a
+        bad one raises :class:`~mmcam.cam.CAMError` naming it.
+
+        Returns:
+            tuple[list[str], bool]: As :func:`parse_metric_names`.
+        """
+        names = parse_metric_names(metrics)
+        known = ('steps', 'batch_size', 'blur_kernel', 'blur_sigma',
+                 'tolerance')
+        for key, value in options.items():
+            if key not in known:
+                raise CAMError(f'unknown metric option {key!r}; available: '
+                               f'{", ".join(known)}')
+            if key in ('steps', 'batch_size', 'blur_kernel') and (
+                    not isinstance(value, int) or isinstance(value, bool)
+                    or value < 1):
+                raise CAMError(f'metric {key} must be a positive integer, '
+                               f'got {value!r}')
+            if key in ('blur_sigma', 'tolerance') and (
+                    not isinstance(value, (int, float)) or value < 0):
+                raise CAMError(f'metric {key} must be a non-negative '
+                               f'number, got {value!r}')
+        if options.get('blur_kernel', 1) % 2 == 0:
+            raise CAMError(f'metric blur_kernel must be odd, got '
+                           f'{options["blur_kernel"]}')
+        return names
 
     def names_for(
             self,
