@@ -18,6 +18,8 @@ from mmengine.registry import DefaultScope
 
 from ..cam import CAMEngine, CAMError, CAMSettings, LayerRecord
 from ..cam.settings import TargetCategory
+from ..evaluation import CAMQuality, GroundTruthRegion
+from ..evaluation.cam_quality import MetricsArg
 from ..utils import (InputGeometry, InvertiblePipeline, class_name,
                      collect_images, load_checkpoint_strictly, one_line,
                      read_image, resolve_class_names)
@@ -79,6 +81,13 @@ class CAMInferencer(BaseInferencer):
         colormap (str): OpenCV colormap of drawn heatmaps. Defaults to
             ``'jet'``.
         alpha (float): Opacity of drawn heatmaps. Defaults to 0.5.
+        metrics (bool | Sequence[str]): Measure every heatmap with
+            :class:`~mmcam.evaluation.CAMQuality`: True for every metric
+            that applies, or names such as ``['avg_drop',
+            'deletion_auc']``; results get ``metrics``. Defaults to False.
+        metric_cfg (dict, optional): Options of
+            :class:`~mmcam.evaluation.CAMQuality` (``steps``,
+            ``batch_size``, ...). Defaults to its defaults.
         **cam_settings: Fields of :class:`~mmcam.cam.CAMSettings`:
             ``method``, ``target_layers``, ``target_category``, ``topk``,
             ``eigen_smooth``, ``aug_smooth``, ``vit_like``,
@@ -101,7 +110,9 @@ class CAMInferencer(BaseInferencer):
     """
 
     preprocess_kwargs: set = {'on_bad_image'}
-    forward_kwargs: set = {'target_category', 'topk'}
+    forward_kwargs: set = {
+        'target_category', 'topk', 'metrics', 'gt_bboxes'
+    }
     visualize_kwargs: set = {
         'show', 'wait_time', 'show_dir', 'out_file', 'save_raw'
     }
@@ -116,8 +127,13 @@ class CAMInferencer(BaseInferencer):
                  show_progress: bool = True,
                  colormap: str = 'jet',
                  alpha: float = 0.5,
+                 metrics: MetricsArg = False,
+                 metric_cfg: Optional[dict] = None,
                  **cam_settings) -> None:
         self.settings = CAMSettings.from_kwargs(**cam_settings)
+        self.metric_cfg = dict(metric_cfg or {})
+        CAMQuality.check_arguments(metrics, self.metric_cfg)
+        self.metrics = metrics
         from ..visualization.overlay import colormap_code
         try:
             colormap_code(colormap)
@@ -362,6 +378,12 @@ class CAMInferencer(BaseInferencer):
                 to exactly this file.
             save_raw (bool): Also write each heatmap as a float32 ``.npy``
                 beside its picture, with the same stem and size.
+            metrics (bool | Sequence[str]): Overrides the inferencer's
+                ``metrics`` for this call.
+            gt_bboxes (Sequence[np.ndarray], optional): Ground-truth boxes
+                for the localisation metrics: per input image an
+                ``(N, 4)`` array ``x1, y1, x2, y2`` in the original
+                image's pixels (any class).
 
         Returns:
             list[dict]: Per image:
@@ -384,6 +406,10 @@ class CAMInferencer(BaseInferencer):
               ``note`` (str | None).
             - ``visualization`` (list[np.ndarray]) and ``out_files``
               (list[str]): only when pictures were drawn.
+            - ``metrics`` (dict[str, np.ndarray]): only with ``metrics``;
+              name -> float32 ``(K,)``, one value per explained class,
+              measured at the network input (see
+              :class:`~mmcam.evaluation.CAMQuality`).
         """
         return list(self.iter_results(inputs, batch_size, **kwargs))
 
@@ -403,6 +429,7 @@ class CAMInferencer(BaseInferencer):
             raise CAMError(f'batch_size must be a positive integer, got '
                            f'{batch_size!r}')
         images = collect_images(inputs)
+        self._check_metric_arguments(len(images), **forward_kwargs)
         if visualize_kwargs.get('out_file'):
             pictures = len(images) * self.categories_per_image(
                 **forward_kwargs)
@@ -448,6 +475,74 @@ class CAMInferencer(BaseInferencer):
         # Validated here, once, with the settings' one-line errors.
         CAMSettings(**overrides)
         return overrides
+
+    def _quality_for(self, metrics=_UNSET) -> Optional[CAMQuality]:
+        """The measurer of this call's metrics; None for none."""
+        metrics = self.metrics if metrics is _UNSET else metrics
+        if not metrics:
+            return None
+        return CAMQuality(self.engine, metrics, **self.metric_cfg)
+
+    def _check_metric_arguments(self,
+                                num_images: int,
+                                metrics=_UNSET,
+                                gt_bboxes=None,
+                                **_) -> None:
+        """Bad metric names, localisation metrics without boxes and
+        boxes that do not fit the images fail before any work."""
+        quality = self._quality_for(metrics)
+        if gt_bboxes is not None and len(gt_bboxes) != num_images:
+            raise CAMError(f'gt_bboxes has {len(gt_bboxes)} entries for '
+                           f'{num_images} image(s); give one (N, 4) array '
+                           'per image')
+        if quality is not None and gt_bboxes is None:
+            quality.names_for(None)  # raises for localisation metrics
+
+    def _measure(self, quality: CAMQuality, samples: List[_Sample],
+                 inputs: torch.Tensor, result, gt_bboxes) -> None:
+        """Each sample's metrics, measured on its own part of the padded
+        batch; samples of one input size share the forward passes."""
+        by_shape: Dict[tuple, List[int]] = {}
+        for i, sample in enumerate(samples):
+            by_shape.setdefault(tuple(sample.packed['inputs'].shape[-2:]),
+                                []).append(i)
+        for (height, width), rows in by_shape.items():
+            regions = None
+            if gt_bboxes is not None:
+                regions = [
+                    self._input_region(samples[i], gt_bboxes) for i in rows
+                ]
+            values = quality(inputs[rows, :, :height, :width],
+                             result.heatmaps[rows, :, :height, :width],
+                             result.categories[rows], regions)
+            for j, i in enumerate(rows):
+                samples[i].prediction['metrics'] = {
+                    name: value[j]
+                    for name, value in values.items()
+                }
+
+    @staticmethod
+    def _input_region(sample: _Sample,
+                      gt_bboxes) -> Optional[GroundTruthRegion]:
+        """A sample's ground-truth boxes, in network-input pixels."""
+        boxes = gt_bboxes[sample.index]
+        if boxes is None or len(boxes) == 0:
+            return None
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        geometry = sample.geometry
+        if geometry is None:
+            raise CAMError(
+                f'cannot place gt_bboxes on the network input of image '
+                f'{sample.stem!r}: the test pipeline cannot be inverted')
+        scale = [
+            geometry.scale_x, geometry.scale_y, geometry.scale_x,
+            geometry.scale_y
+        ]
+        offset = [
+            geometry.offset_x, geometry.offset_y, geometry.offset_x,
+            geometry.offset_y
+        ]
+        return GroundTruthRegion(bboxes=boxes * scale + offset)
 
     def categories_per_image(self, target_category=_UNSET, topk=_UNSET) -> int:
         """How many heatmaps each image gets with these overrides."""
@@ -499,7 +594,9 @@ class CAMInferencer(BaseInferencer):
     def forward(self,
                 batch: List[_Sample],
                 target_category: TargetCategory = _UNSET,
-                topk: Optional[int] = _UNSET) -> List[_Sample]:
+                topk: Optional[int] = _UNSET,
+                metrics: MetricsArg = _UNSET,
+                gt_bboxes=None) -> List[_Sample]:
         """One :class:`~mmcam.cam.CAMEngine` call for the batch's good
         images; fills each sample's ``prediction``."""
         good = [s for s in batch if s.error is None]
@@ -534,6 +631,9 @@ class CAMInferencer(BaseInferencer):
                 method=result.method,
                 target_layers=list(result.target_layers),
                 note=self.pipeline.note)
+        quality = self._quality_for(metrics)
+        if quality is not None:
+            self._measure(quality, good, data['inputs'], result, gt_bboxes)
         return batch
 
     def _picture_name(self, sample: _Sample, category: int) -> str:
