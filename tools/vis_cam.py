@@ -111,6 +111,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='Class/distillation tokens before the patch tokens. Defaults '
         "to the backbone's num_extra_tokens.")
     parser.add_argument(
+        '--metrics',
+        nargs='*',
+        metavar='NAME',
+        help='Measure each heatmap and print the values on the image\'s '
+        'line, and their means at the end: no NAME for all of avg_drop, '
+        'increase, deletion_auc, insertion_auc; or some of them.')
+    parser.add_argument(
+        '--metric-steps',
+        type=int,
+        default=50,
+        help='Steps of the deletion and insertion curves. Defaults to 50.')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         metavar='KEY=VALUE',
@@ -199,9 +211,26 @@ def describe(result, inferencer) -> str:
     return f'{name}: {ranked}'
 
 
+def metrics_argument(names):
+    """``--metrics`` alone asks for every metric, with names for those."""
+    if names is None:
+        return False
+    return names or True
+
+
+def describe_metrics(metrics: dict) -> str:
+    """`` | name value ...``, values of several classes joined by /."""
+    if not metrics:
+        return ''
+    return ' | ' + ', '.join(
+        f'{name} ' + '/'.join(f'{v:.3f}' for v in values)
+        for name, values in metrics.items())
+
+
 def run(args) -> int:
     import logging
 
+    import numpy as np
     from mmengine.logging import MMLogger
 
     import mmcam  # noqa: F401  (stack fixes and registries, before configs)
@@ -236,7 +265,9 @@ def run(args) -> int:
         eigen_smooth=args.eigen_smooth,
         aug_smooth=args.aug_smooth,
         vit_like=args.vit_like,
-        num_extra_tokens=args.num_extra_tokens)
+        num_extra_tokens=args.num_extra_tokens,
+        metrics=metrics_argument(args.metrics),
+        metric_cfg=dict(steps=args.metric_steps))
 
     if args.preview_model:
         print_layers(inferencer, images[0])
@@ -251,6 +282,7 @@ def run(args) -> int:
 
     failed = written = 0
     first = True
+    measured = {}
     for result in inferencer.iter_results(
             images, batch_size=args.batch_size, on_bad_image='report',
             **output):
@@ -264,9 +296,19 @@ def run(args) -> int:
             if result['note']:
                 print(f'note: {result["note"]}')
             first = False
-        print(describe(result, inferencer), flush=True)
+        print(
+            describe(result, inferencer) +
+            describe_metrics(result.get('metrics')),
+            flush=True)
+        for name, values in result.get('metrics', {}).items():
+            measured.setdefault(name, []).extend(values)
         written += sum(
             f.endswith(PICTURE_SUFFIXES) for f in result.get('out_files', []))
+    if measured and len(images) > 1:
+        means = ', '.join(f'{name} {np.nanmean(values):.3f}'
+                          for name, values in measured.items())
+        count = len(next(iter(measured.values())))
+        print(f'mean over {count} heatmap(s): {means}')
     if args.save_path is not None and written:
         print(f'wrote {written} picture(s) to {args.save_path}')
     if failed and len(images) > 1:
