@@ -222,9 +222,8 @@ def describe_metrics(metrics: dict) -> str:
     """`` | name value ...``, values of several classes joined by /."""
     if not metrics:
         return ''
-    return ' | ' + ', '.join(
-        f'{name} ' + '/'.join(f'{v:.3f}' for v in values)
-        for name, values in metrics.items())
+    return ' | ' + ', '.join(f'{name} ' + '/'.join(f'{v:.3f}' for v in values)
+                             for name, values in metrics.items())
 
 
 def run(args) -> int:

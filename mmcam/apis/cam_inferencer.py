@@ -110,9 +110,7 @@ class CAMInferencer(BaseInferencer):
     """
 
     preprocess_kwargs: set = {'on_bad_image'}
-    forward_kwargs: set = {
-        'target_category', 'topk', 'metrics', 'gt_bboxes'
-    }
+    forward_kwargs: set = {'target_category', 'topk', 'metrics', 'gt_bboxes'}
     visualize_kwargs: set = {
         'show', 'wait_time', 'show_dir', 'out_file', 'save_raw'
     }

@@ -174,13 +174,15 @@ class CAMQuality:
             if key not in known:
                 raise CAMError(f'unknown metric option {key!r}; available: '
                                f'{", ".join(known)}')
-            if key in ('steps', 'batch_size', 'blur_kernel') and (
-                    not isinstance(value, int) or isinstance(value, bool)
-                    or value < 1):
+            if key in ('steps', 'batch_size',
+                       'blur_kernel') and (not isinstance(value, int)
+                                           or isinstance(value, bool)
+                                           or value < 1):
                 raise CAMError(f'metric {key} must be a positive integer, '
                                f'got {value!r}')
-            if key in ('blur_sigma', 'tolerance') and (
-                    not isinstance(value, (int, float)) or value < 0):
+            if key in ('blur_sigma',
+                       'tolerance') and (not isinstance(value, (int, float))
+                                         or value < 0):
                 raise CAMError(f'metric {key} must be a non-negative '
                                f'number, got {value!r}')
         if options.get('blur_kernel', 1) % 2 == 0:
@@ -189,8 +191,8 @@ class CAMQuality:
         return names
 
     def names_for(
-            self,
-            regions: Optional[Sequence[Optional[GroundTruthRegion]]] = None
+        self,
+        regions: Optional[Sequence[Optional[GroundTruthRegion]]] = None
     ) -> List[str]:
         """The metrics a call with these regions computes.
 
@@ -198,14 +200,14 @@ class CAMQuality:
             CAMError: When a localisation metric was named but no image
                 has a ground-truth region.
         """
-        has_regions = regions is not None and any(
-            r is not None for r in regions)
+        has_regions = regions is not None and any(r is not None
+                                                  for r in regions)
         if has_regions:
             return list(self.names)
         missing = [n for n in self.names if n in LOCALISATION_METRICS]
         if missing and self.named_explicitly:
-            available = [n for n in self.names if n not in missing] or list(
-                FAITHFULNESS_METRICS)
+            available = [n for n in self.names if n not in missing
+                         ] or list(FAITHFULNESS_METRICS)
             raise CAMError(
                 f'metric {missing[0]!r} needs ground-truth regions '
                 '(gt_bboxes or gt_mask), and none were given; available '
@@ -245,13 +247,11 @@ class CAMQuality:
         faithfulness = [n for n in names if n in FAITHFULNESS_METRICS]
         if faithfulness:
             values.update(
-                self._faithfulness(inputs, heatmaps, categories,
-                                   faithfulness))
+                self._faithfulness(inputs, heatmaps, categories, faithfulness))
         for name in names:
             if name in LOCALISATION_METRICS:
                 values[name] = self._localisation(name, heatmaps.numpy(),
-                                                  categories.numpy(),
-                                                  regions)
+                                                  categories.numpy(), regions)
         return {name: values[name] for name in names}
 
     # ------------------------------------------------------------------
@@ -290,8 +290,7 @@ class CAMQuality:
                     if deletion:
                         rows.setdefault(key(b, _DELETED, k, count), len(rows))
                     if insertion:
-                        rows.setdefault(
-                            key(b, _INSERTED, k, count), len(rows))
+                        rows.setdefault(key(b, _INSERTED, k, count), len(rows))
 
         ranks = pixel_ranks(heatmaps) if deletion or insertion else None
         blurred = gaussian_blur(pixels, self.blur_kernel,
@@ -330,11 +329,11 @@ class CAMQuality:
 
         values = {}
         if confidence:
-            original = np.array([[prob(b, k, _ORIGINAL)
-                                  for k in range(num_k)]
+            original = np.array([[prob(b, k, _ORIGINAL) for k in range(num_k)]
                                  for b in range(num_b)])
-            masked = np.array([[prob(b, k, _MULTIPLIED, k)
-                                for k in range(num_k)] for b in range(num_b)])
+            masked = np.array(
+                [[prob(b, k, _MULTIPLIED, k) for k in range(num_k)]
+                 for b in range(num_b)])
             values['avg_drop'] = average_drop(original, masked)
             values['increase'] = increase_in_confidence(original, masked)
         for name, kind, wanted in (('deletion_auc', _DELETED, deletion),
@@ -349,8 +348,7 @@ class CAMQuality:
     # ------------------------------------------------------------------
     # Localisation
     # ------------------------------------------------------------------
-    def _localisation(self, name, heatmaps, categories,
-                      regions) -> np.ndarray:
+    def _localisation(self, name, heatmaps, categories, regions) -> np.ndarray:
         num_b, num_k = categories.shape
         hw = heatmaps.shape[-2:]
         values = np.full((num_b, num_k), np.nan, np.float32)

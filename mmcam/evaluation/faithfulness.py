@@ -43,9 +43,8 @@ def increase_in_confidence(original: np.ndarray,
     Returns:
         np.ndarray: float32, 100 or 0, the shape of the inputs.
     """
-    return np.where(
-        np.asarray(masked) > np.asarray(original), 100.0,
-        0.0).astype(np.float32)
+    return np.where(np.asarray(masked) > np.asarray(original), 100.0,
+                    0.0).astype(np.float32)
 
 
 def curve_auc(curve: np.ndarray) -> np.ndarray:
@@ -123,8 +122,10 @@ def gaussian_blur(pixels: torch.Tensor,
     mode = 'reflect' if min(pixels.shape[-2:]) > radius else 'replicate'
     blurred = F.pad(pixels.float(), (radius, radius, radius, radius), mode)
     blurred = F.conv2d(
-        blurred, kernel.reshape(1, 1, 1, -1).repeat(channels, 1, 1, 1),
+        blurred,
+        kernel.reshape(1, 1, 1, -1).repeat(channels, 1, 1, 1),
         groups=channels)
     return F.conv2d(
-        blurred, kernel.reshape(1, 1, -1, 1).repeat(channels, 1, 1, 1),
+        blurred,
+        kernel.reshape(1, 1, -1, 1).repeat(channels, 1, 1, 1),
         groups=channels)

@@ -32,6 +32,7 @@ class GroundTruthRegion:
         """The region a data sample carries in its fields or metainfo:
         ``gt_bboxes`` ``(N, 4)`` with optional ``gt_bbox_labels`` ``(N,)``,
         and/or ``gt_mask`` ``(H, W)``; None when it has neither."""
+
         def field(name):
             value = data_sample.get(name, None)
             if value is None:
@@ -45,8 +46,8 @@ class GroundTruthRegion:
             return None
         return cls(bboxes, field('gt_bbox_labels'), mask)
 
-    def mask_for(self, category: int,
-                 hw: Tuple[int, int]) -> Optional[np.ndarray]:
+    def mask_for(self, category: int, hw: Tuple[int,
+                                                int]) -> Optional[np.ndarray]:
         """``(H, W)`` bool: pixels whose centre lies in the class's boxes or
         in the mask; None when this class has no ground truth here."""
         region = np.zeros(hw, bool)

@@ -32,8 +32,8 @@ def test_results_carry_one_value_per_class(measuring, test_images):
     # Batching changes nothing.
     alone = measuring(images[1])[0]['metrics']
     for name in FAITHFULNESS:
-        np.testing.assert_allclose(alone[name], results[1]['metrics'][name],
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            alone[name], results[1]['metrics'][name], rtol=1e-5, atol=1e-6)
 
 
 def test_values_are_the_measurer_s_on_the_network_input(
@@ -42,12 +42,13 @@ def test_values_are_the_measurer_s_on_the_network_input(
     sample = next(measuring.preprocess([str(test_images['color'])]))[0]
     inputs = measuring.model.data_preprocessor(
         dict(inputs=[sample.packed['inputs']]), False)['inputs']
-    direct = CAMQuality(measuring.engine, FAITHFULNESS, steps=5)(
-        inputs, result['input_heatmaps'][None],
-        np.array([result['categories']]))
+    direct = CAMQuality(
+        measuring.engine, FAITHFULNESS,
+        steps=5)(inputs, result['input_heatmaps'][None],
+                 np.array([result['categories']]))
     for name in FAITHFULNESS:
-        np.testing.assert_allclose(result['metrics'][name], direct[name][0],
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            result['metrics'][name], direct[name][0], rtol=1e-6)
 
 
 def test_per_call_choice_and_boxes(measuring, test_images):

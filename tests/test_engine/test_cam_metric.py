@@ -45,8 +45,9 @@ def test_test_loop_reports_the_mean_of_every_sample(tiny_cfg, tmp_path,
     assert sorted(added) == every(4)
     assert 'accuracy/top1' in metrics
     # No ground-truth regions: only the faithfulness metrics apply.
-    assert sorted(k for k in metrics if k.startswith('cam/')) == sorted(
-        f'cam/{name}' for name in FAITHFULNESS)
+    assert sorted(k for k in metrics
+                  if k.startswith('cam/')) == sorted(f'cam/{name}'
+                                                     for name in FAITHFULNESS)
     for name in FAITHFULNESS:
         mean = np.mean([added[i][name] for i in added])
         assert metrics[f'cam/{name}'] == pytest.approx(mean, rel=1e-6)
@@ -135,5 +136,5 @@ def test_ground_truth_regions_of_data_samples():
     assert GroundTruthRegion.of_data_sample(DataSample()) is None
     masked = DataSample()
     masked.set_field(np.eye(4, dtype=bool), 'gt_mask')
-    assert GroundTruthRegion.of_data_sample(masked).mask_for(
-        0, (4, 4)).sum() == 4
+    assert GroundTruthRegion.of_data_sample(masked).mask_for(0,
+                                                             (4, 4)).sum() == 4

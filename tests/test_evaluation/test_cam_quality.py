@@ -48,8 +48,7 @@ def region_maps():
     """A textured image, and the region's map, a uniform and a random map
     of class 0."""
     generator = torch.Generator().manual_seed(0)
-    image = (torch.rand(1, 3, SIZE, SIZE, generator=generator) >
-             0.5).float()
+    image = (torch.rand(1, 3, SIZE, SIZE, generator=generator) > 0.5).float()
     region = torch.zeros(SIZE, SIZE)
     region[REGION] = 1
     maps = torch.stack([
@@ -86,9 +85,7 @@ def test_hand_computed_deletion_and_average_drop():
     weight = torch.tensor([[1., 0.5], [-1., 0.25]]).reshape(1, 2, 2)
     heatmap = torch.tensor([[0.9, 0.1], [0.5, 0.3]]).reshape(1, 1, 2, 2)
     quality = CAMQuality(
-        LinearModel(weight),
-        ['avg_drop', 'increase', 'deletion_auc'],
-        steps=4)
+        LinearModel(weight), ['avg_drop', 'increase', 'deletion_auc'], steps=4)
     values = quality(image, heatmap, [[0]])
     # sum(weight * image) = 1 + 1 - 3 + 1 = 0, so Y = 0.5.
     # image * heatmap = [[0.9, 0.2], [1.5, 1.2]]: 0.9 + 0.1 - 1.5 + 0.3.
@@ -128,7 +125,8 @@ def test_hand_computed_insertion():
 
 
 def test_blur_matches_opencv():
-    pixels = torch.rand(1, 3, 20, 24, generator=torch.Generator().manual_seed(1))
+    pixels = torch.rand(
+        1, 3, 20, 24, generator=torch.Generator().manual_seed(1))
     ours = gaussian_blur(pixels, 11, 5.0)[0].permute(1, 2, 0).numpy()
     theirs = cv2.GaussianBlur(
         pixels[0].permute(1, 2, 0).numpy(), (11, 11),
@@ -160,8 +158,9 @@ def test_agrees_with_grad_cam_confidence_change(region_maps):
     change = CamMultImageConfidenceChange()(images, cams, targets, model)
     with torch.no_grad():
         original = model(images).softmax(-1)[:, 0].numpy()
-    values = CAMQuality(model, ['avg_drop', 'increase'])(
-        images, maps[0][:, None], np.zeros((3, 1), int))
+    values = CAMQuality(model, ['avg_drop', 'increase'])(images, maps[0][:,
+                                                                         None],
+                                                         np.zeros((3, 1), int))
     np.testing.assert_allclose(
         values['avg_drop'][:, 0],
         np.maximum(0, -change) / original * 100,
@@ -187,8 +186,8 @@ def test_perturbs_pixels_before_normalization(tiny_resnet):
     generator = torch.Generator().manual_seed(2)
     pixels = torch.rand(2, 3, 64, 64, generator=generator) * 255
     # The preprocessor takes BGR and gives normalized RGB.
-    inputs = model.data_preprocessor(
-        dict(inputs=pixels.flip(1)), False)['inputs']
+    inputs = model.data_preprocessor(dict(inputs=pixels.flip(1)),
+                                     False)['inputs']
     np.testing.assert_allclose(space.to_pixels(inputs), pixels, atol=1e-3)
     heatmaps = torch.rand(2, 1, 64, 64, generator=generator)
     categories = np.array([[1], [3]])
@@ -226,8 +225,7 @@ def test_localisation_with_boxes_and_labels(region_maps):
         bboxes=np.array([[4, 4, 8, 8], [12, 12, 16, 16]], np.float32),
         labels=np.array([0, 1]))
     quality = CAMQuality(
-        RegionModel(), ['pointing_game', 'energy_pointing_game'],
-        tolerance=2)
+        RegionModel(), ['pointing_game', 'energy_pointing_game'], tolerance=2)
     # The region's map for both classes: it points at class 0's box and
     # misses class 1's, 8 px away.
     both = maps[:, [0, 0]]
@@ -254,19 +252,18 @@ def test_pointing_game_tolerance():
     box = GroundTruthRegion(bboxes=np.array([[10, 10, 25, 50]]))
     mask = box.mask_for(0, (64, 64))
     quality = CAMQuality(RegionModel(), ['pointing_game'], tolerance=15)
-    hit = quality(torch.zeros(1, 3, 64, 64), heatmap[None, None], [[0]],
-                  [box])
+    hit = quality(torch.zeros(1, 3, 64, 64), heatmap[None, None], [[0]], [box])
     assert hit['pointing_game'][0, 0] == 1
     strict = CAMQuality(RegionModel(), ['pointing_game'], tolerance=14)
-    miss = strict(torch.zeros(1, 3, 64, 64), heatmap[None, None], [[0]],
-                  [box])
+    miss = strict(torch.zeros(1, 3, 64, 64), heatmap[None, None], [[0]], [box])
     assert miss['pointing_game'][0, 0] == 0 and mask[30, 24]
 
 
 def test_bad_names_and_missing_regions(region_maps):
     image, maps = region_maps
-    with pytest.raises(CAMError, match="unknown metric 'auc'.*available: "
-                       'avg_drop'):
+    with pytest.raises(
+            CAMError, match="unknown metric 'auc'.*available: "
+            'avg_drop'):
         CAMQuality(RegionModel(), ['auc'])
     named = CAMQuality(RegionModel(), ['pointing_game'])
     with pytest.raises(CAMError, match="'pointing_game' needs ground-truth"):

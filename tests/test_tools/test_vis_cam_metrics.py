@@ -20,7 +20,9 @@ def test_each_line_has_its_metrics_and_a_mean_ends_the_run(
         (folder / test_images[key].name).write_bytes(
             test_images[key].read_bytes())
     code = vis_cam.main([
-        str(folder), str(config), str(checkpoint), '--save-path',
+        str(folder),
+        str(config),
+        str(checkpoint), '--save-path',
         str(tmp_path / 'cams'), '--metrics', 'avg_drop', 'deletion_auc',
         '--metric-steps', '4'
     ])
@@ -41,10 +43,10 @@ def test_each_line_has_its_metrics_and_a_mean_ends_the_run(
 
 @pytest.mark.parametrize('args, message', [
     (['--metrics', 'drop'], "error: unknown metric 'drop'; available: "),
-    (['--metrics', 'pointing_game'],
-     "error: metric 'pointing_game' needs ground-truth regions"),
-    (['--metrics', '--metric-steps', '0'],
-     'error: metric steps must be a positive integer, got 0'),
+    (['--metrics', 'pointing_game'
+      ], "error: metric 'pointing_game' needs ground-truth regions"),
+    (['--metrics', '--metric-steps', '0'
+      ], 'error: metric steps must be a positive integer, got 0'),
 ])
 def test_bad_metric_requests(vis_cam, tiny_resnet, test_images, tmp_path,
                              capsys, args, message):

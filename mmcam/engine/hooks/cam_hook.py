@@ -381,9 +381,10 @@ class CAMHook(Hook):
                     for data_sample in data_samples
                 ])
             for j, ((_, sample_idx), _) in enumerate(group):
-                self._metric.add(sample_idx,
-                                 {n: v[j]
-                                  for n, v in values.items()})
+                self._metric.add(sample_idx, {
+                    n: v[j]
+                    for n, v in values.items()
+                })
 
         try:
             measure(explained)

@@ -1,0 +1,134 @@
+"""What explanation-quality metrics cost, in forward passes.
+
+For each metric of :class:`mmcam.evaluation.CAMQuality`, measures the
+wall time of measuring ``--images`` heatmaps (one class each) and divides
+it by the time of one image's forward pass in a batch of
+``--batch-size``: the cost in forward-pass equivalents per image. Beside
+it: the images the metric sent through the network per image, and the
+count no implementation can avoid (deletion or insertion: ``steps + 1``
+curve points, the first or last being the image itself; Average Drop: the
+image and the image times its heatmap; both curves and Average Drop
+together share the image, ``2 * steps + 2``).
+
+Random-init weights (speed does not depend on them) and random images at
+the config's input size. Times are medians of ``--repeats`` runs.
+
+Usage::
+
+    python benchmarks/benchmark_metrics.py [--config CONFIG] [--steps 50]
+"""
+import argparse
+import os.path as osp
+import platform
+import statistics
+import sys
+import time
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)  # run from a checkout without installing
+
+CONFIG = osp.join(REPO, 'configs', 'efficientnet_lite',
+                  'efficientnet-lite0_in1k.py')
+ROWS = [
+    ('avg_drop + increase', ['avg_drop', 'increase'], lambda s: 2),
+    ('deletion_auc', ['deletion_auc'], lambda s: s + 1),
+    ('insertion_auc', ['insertion_auc'], lambda s: s + 1),
+    ('all four faithfulness',
+     ['avg_drop', 'increase', 'deletion_auc',
+      'insertion_auc'], lambda s: 2 * s + 2),
+    ('pointing_game + energy', ['pointing_game',
+                                'energy_pointing_game'], lambda s: 0),
+]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default=CONFIG)
+    parser.add_argument('--size', type=int, default=224)
+    parser.add_argument('--images', type=int, default=4)
+    parser.add_argument('--steps', type=int, default=50)
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, default=None)
+    return parser.parse_args()
+
+
+def cpu_name():
+    try:
+        with open('/proc/cpuinfo') as info:
+            for line in info:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def median_time(function, repeats):
+    function()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main():
+    args = parse_args()
+    import numpy as np
+    import torch
+    from mmengine.config import Config
+    from mmengine.logging import MMLogger
+    from mmpretrain.apis import get_model
+
+    import mmcam  # noqa: F401  (stack fixes)
+    from mmcam.cam import CAMEngine
+    from mmcam.evaluation import CAMQuality, GroundTruthRegion
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    MMLogger.get_current_instance().setLevel('WARNING')
+    model = get_model(Config.fromfile(args.config), device=args.device)
+    engine = CAMEngine(model)
+    generator = torch.Generator().manual_seed(0)
+    shape = (args.images, 3, args.size, args.size)
+    inputs = torch.randn(shape, generator=generator).to(args.device)
+    heatmaps = torch.rand(
+        args.images, 1, args.size, args.size, generator=generator).numpy()
+    categories = np.zeros((args.images, 1), np.int64)
+    half = args.size // 2
+    regions = [GroundTruthRegion(bboxes=np.array([[0, 0, half, half]]))
+               ] * args.images
+
+    batch = torch.randn((args.batch_size, 3, args.size, args.size),
+                        generator=generator).to(args.device)
+    forward = median_time(lambda: engine.logits(batch),
+                          args.repeats) / args.batch_size
+
+    print(f'# metric cost: {osp.basename(args.config)}, '
+          f'{args.size}x{args.size}, {args.images} images x 1 class, '
+          f'steps={args.steps}, batch {args.batch_size}')
+    print(f'# {cpu_name()}, '
+          f'{torch.get_num_threads()} torch threads, device {args.device}; '
+          f'one forward pass: {forward * 1000:.1f} ms/image\n')
+    print('| metric | images forwarded / image | unavoidable | '
+          'time in forward passes / image | ratio to unavoidable |')
+    print('| --- | ---: | ---: | ---: | ---: |')
+    for label, names, unavoidable in ROWS:
+        quality = CAMQuality(
+            engine, names, steps=args.steps, batch_size=args.batch_size)
+        seconds = median_time(
+            lambda: quality(inputs, heatmaps, categories, regions),
+            args.repeats)
+        forwarded = quality.images_forwarded / (args.repeats + 1) / \
+            args.images
+        equivalents = seconds / args.images / forward
+        needed = unavoidable(args.steps)
+        ratio = f'{equivalents / needed:.2f}x' if needed else '-'
+        print(f'| {label} | {forwarded:.0f} | {needed} | '
+              f'{equivalents:.1f} | {ratio} |')
+
+
+if __name__ == '__main__':
+    main()
