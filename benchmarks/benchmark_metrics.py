@@ -103,21 +103,27 @@ def main():
 
     batch = torch.randn((args.batch_size, 3, args.size, args.size),
                         generator=generator).to(args.device)
-    forward = median_time(lambda: engine.logits(batch),
-                          args.repeats) / args.batch_size
+
+    def forward_time():
+        """One image's forward pass in a full batch, measured again beside
+        each row, so a load that changes during the run cancels out."""
+        return median_time(lambda: engine.logits(batch),
+                           args.repeats) / args.batch_size
 
     print(f'# metric cost: {osp.basename(args.config)}, '
           f'{args.size}x{args.size}, {args.images} images x 1 class, '
           f'steps={args.steps}, batch {args.batch_size}')
-    print(f'# {cpu_name()}, '
-          f'{torch.get_num_threads()} torch threads, device {args.device}; '
-          f'one forward pass: {forward * 1000:.1f} ms/image\n')
+    print(f'# {cpu_name()}, {torch.get_num_threads()} torch threads, '
+          f'device {args.device}; load average before: '
+          f'{load_average()}\n')
     print('| metric | images forwarded / image | unavoidable | '
-          'time in forward passes / image | ratio to unavoidable |')
-    print('| --- | ---: | ---: | ---: | ---: |')
+          'forward pass (ms) | time in forward passes / image | '
+          'ratio to unavoidable |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: |')
     for label, names, unavoidable in ROWS:
         quality = CAMQuality(
             engine, names, steps=args.steps, batch_size=args.batch_size)
+        forward = forward_time()
         seconds = median_time(
             lambda: quality(inputs, heatmaps, categories, regions),
             args.repeats)
@@ -126,8 +132,19 @@ def main():
         equivalents = seconds / args.images / forward
         needed = unavoidable(args.steps)
         ratio = f'{equivalents / needed:.2f}x' if needed else '-'
-        print(f'| {label} | {forwarded:.0f} | {needed} | '
-              f'{equivalents:.1f} | {ratio} |')
+        print(
+            f'| {label} | {forwarded:.0f} | {needed} | {forward * 1000:.0f} '
+            f'| {equivalents:.1f} | {ratio} |',
+            flush=True)
+    print(f'\n# load average after: {load_average()}')
+
+
+def load_average():
+    try:
+        with open('/proc/loadavg') as loadavg:
+            return ' '.join(loadavg.read().split()[:3])
+    except OSError:
+        return 'unknown'
 
 
 if __name__ == '__main__':
