@@ -211,11 +211,14 @@ def describe(result, inferencer) -> str:
     return f'{name}: {ranked}'
 
 
-def metrics_argument(names):
-    """``--metrics`` alone asks for every metric, with names for those."""
-    if names is None:
-        return False
-    return names or True
+def metric_arguments(args) -> dict:
+    """The inferencer's metric arguments; ``--metrics`` alone asks for
+    every metric, with names for those."""
+    if args.metrics is None:
+        return {}
+    return dict(
+        metrics=args.metrics or True,
+        metric_cfg=dict(steps=args.metric_steps))
 
 
 def describe_metrics(metrics: dict) -> str:
@@ -265,8 +268,7 @@ def run(args) -> int:
         aug_smooth=args.aug_smooth,
         vit_like=args.vit_like,
         num_extra_tokens=args.num_extra_tokens,
-        metrics=metrics_argument(args.metrics),
-        metric_cfg=dict(steps=args.metric_steps))
+        **metric_arguments(args))
 
     if args.preview_model:
         print_layers(inferencer, images[0])
