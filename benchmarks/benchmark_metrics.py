@@ -2,8 +2,8 @@
 
 For each metric of :class:`mmcam.evaluation.CAMQuality`, measures the
 wall time of measuring ``--images`` heatmaps (one class each) and divides
-it by the time of one image's forward pass in a batch of
-``--batch-size``: the cost in forward-pass equivalents per image. Beside
+it by the time of one image's forward pass: the cost in forward-pass
+equivalents per image. Beside
 it: the images the metric sent through the network per image, and the
 count no implementation can avoid (deletion or insertion: ``steps + 1``
 curve points, the first or last being the image itself; Average Drop: the
@@ -11,7 +11,10 @@ image and the image times its heatmap; both curves and Average Drop
 together share the image, ``2 * steps + 2``).
 
 Random-init weights (speed does not depend on them) and random images at
-the config's input size. Times are medians of ``--repeats`` runs.
+the config's input size. Each round times the metric and then the same
+number of forward passes alone, in the same batch sizes: their ratio is
+the metric's overhead beyond the passes it needs (median of
+``--repeats`` rounds).
 
 Usage::
 
@@ -65,16 +68,6 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def median_time(function, repeats):
-    function()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main():
     args = parse_args()
     import numpy as np
@@ -101,42 +94,64 @@ def main():
     regions = [GroundTruthRegion(bboxes=np.array([[0, 0, half, half]]))
                ] * args.images
 
-    batch = torch.randn((args.batch_size, 3, args.size, args.size),
-                        generator=generator).to(args.device)
-
-    def forward_time():
-        """One image's forward pass in a full batch, measured again beside
-        each row, so a load that changes during the run cancels out."""
-        return median_time(lambda: engine.logits(batch),
-                           args.repeats) / args.batch_size
+    def forward_only(count):
+        """Just the forward passes: ``count`` images in the batches the
+        metric sends, without building any perturbed image."""
+        images = torch.randn(
+            (min(count, args.batch_size), 3, args.size, args.size),
+            generator=generator).to(args.device)
+        for start in range(0, count, args.batch_size):
+            engine.logits(images[:min(args.batch_size, count - start)])
 
     print(f'# metric cost: {osp.basename(args.config)}, '
           f'{args.size}x{args.size}, {args.images} images x 1 class, '
-          f'steps={args.steps}, batch {args.batch_size}')
+          f'steps={args.steps}, batch {args.batch_size}, '
+          f'{args.repeats} rounds')
     print(f'# {cpu_name()}, {torch.get_num_threads()} torch threads, '
           f'device {args.device}; load average before: '
           f'{load_average()}\n')
     print('| metric | images forwarded / image | unavoidable | '
-          'forward pass (ms) | time in forward passes / image | '
-          'ratio to unavoidable |')
-    print('| --- | ---: | ---: | ---: | ---: | ---: |')
+          'time in forward passes / image | ratio to the forward passes '
+          'alone |')
+    print('| --- | ---: | ---: | ---: | ---: |')
     for label, names, unavoidable in ROWS:
         quality = CAMQuality(
             engine, names, steps=args.steps, batch_size=args.batch_size)
-        forward = forward_time()
-        seconds = median_time(
-            lambda: quality(inputs, heatmaps, categories, regions),
-            args.repeats)
-        forwarded = quality.images_forwarded / (args.repeats + 1) / \
-            args.images
-        equivalents = seconds / args.images / forward
+
+        def measure():
+            quality(inputs, heatmaps, categories, regions)
+
+        measure()  # warm-up, and the count of images it sends
+        count = quality.images_forwarded
+        ratios, equivalents = [], []
+        for _ in range(args.repeats):
+            # Interleaved round by round, so a load that changes during
+            # the run weighs on both alike.
+            metric = timed(measure)
+            forward = timed(lambda: forward_only(count)) if count else 0
+            if count:
+                ratios.append(metric / forward)
+                equivalents.append(metric / args.images / (forward / count))
         needed = unavoidable(args.steps)
-        ratio = f'{equivalents / needed:.2f}x' if needed else '-'
+        if count:
+            cells = (f'{statistics.median(equivalents):.1f} | '
+                     f'{statistics.median(ratios):.2f}x')
+        else:
+            cells = f'0 | - ({metric * 1000 / args.images:.0f} ms / image)'
         print(
-            f'| {label} | {forwarded:.0f} | {needed} | {forward * 1000:.0f} '
-            f'| {equivalents:.1f} | {ratio} |',
+            f'| {label} | {count / args.images:.0f} | {needed} | {cells} |',
             flush=True)
     print(f'\n# load average after: {load_average()}')
+    print('# time in forward passes: the metric\'s time divided by one '
+          'image\'s forward pass in the same batches; ratio: the metric\'s '
+          'time over the time of those forward passes alone (median of '
+          'the rounds).')
+
+
+def timed(function):
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
 
 
 def load_average():
