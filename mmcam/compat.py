@@ -9,6 +9,7 @@ import importlib.metadata
 import importlib.util
 import os.path as osp
 import pickle
+import types
 from typing import Callable, List
 
 _applied = False
@@ -158,6 +159,77 @@ def _allow_runner_checkpoints() -> None:
 
 
 # --------------------------------------------------------------------------
+# mmengine 0.10.x calls ``torch.load`` without ``weights_only`` and
+# ``torch.hub.load_state_dict_from_url`` (whose default is
+# ``weights_only=False``) for every checkpoint it reads: Runner ``load_from``
+# and ``resume``, ``init_cfg=dict(type='Pretrained')``, URLs. On torch >= 2.6
+# the first is safe only until a user sets ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``
+# (the usual workaround for loading errors), and the second never is: a
+# checkpoint's pickle could run any code. Every load in mmengine's checkpoint
+# module therefore passes ``weights_only=True`` explicitly, which torch
+# honours whatever the environment says. Remove once mmengine passes
+# ``weights_only=True`` itself.
+# --------------------------------------------------------------------------
+def safe_torch_load(f, map_location=None, **kwargs):
+    """``torch.load`` that only ever unpickles weights.
+
+    Tensors, containers and the types :func:`runner_checkpoint_safe_globals`
+    allow-lists load; anything else (a global such as ``os.system``) raises
+    ``pickle.UnpicklingError`` naming it. ``weights_only=False`` and custom
+    pickle modules are refused rather than honoured.
+    """
+    import torch
+    if kwargs.pop('weights_only', True) is not True or \
+            kwargs.pop('pickle_module', None) is not None:
+        raise pickle.UnpicklingError(
+            'mmcam loads checkpoints with weights_only=True only')
+    return torch.load(f, map_location=map_location, weights_only=True,
+                      **kwargs)
+
+
+def safe_load_url(url: str,
+                  model_dir=None,
+                  map_location=None,
+                  progress: bool = True,
+                  check_hash: bool = False,
+                  file_name=None,
+                  **kwargs):
+    """``torch.hub.load_state_dict_from_url`` with ``weights_only=True``."""
+    from torch.hub import load_state_dict_from_url
+    kwargs.pop('weights_only', None)
+    return load_state_dict_from_url(
+        url,
+        model_dir=model_dir,
+        map_location=map_location,
+        progress=progress,
+        check_hash=check_hash,
+        file_name=file_name,
+        weights_only=True)
+
+
+class _TorchWithSafeLoad(types.ModuleType):
+    """The ``torch`` module as mmengine's checkpoint module sees it: the
+    same in every attribute but ``load``."""
+
+    def __init__(self, torch_module) -> None:
+        super().__init__('torch')
+        self._torch = torch_module
+
+    def __getattr__(self, name: str):
+        return getattr(self._torch, name)
+
+    load = staticmethod(safe_torch_load)
+
+
+def _force_weights_only_loads() -> None:
+    import torch
+    from mmengine.runner import checkpoint
+    if not isinstance(checkpoint.torch, _TorchWithSafeLoad):
+        checkpoint.torch = _TorchWithSafeLoad(torch)
+    checkpoint.load_url = safe_load_url
+
+
+# --------------------------------------------------------------------------
 # mmengine 0.10.7 on a machine without a GPU:
 # 1. ``init_dist(launcher='pytorch'|'slurm')`` always calls
 #    ``torch.cuda.set_device``, which raises there;
@@ -223,11 +295,12 @@ def apply_all() -> None:
         return
     _patch_package_utils()
     _allow_runner_checkpoints()
+    _force_weights_only_loads()
     _patch_cpu_distributed()
     _applied = True
 
 
 __all__ = [
     'apply_all', 'is_installed', 'get_installed_path', 'package2module',
-    'runner_checkpoint_safe_globals'
+    'runner_checkpoint_safe_globals', 'safe_load_url', 'safe_torch_load'
 ]

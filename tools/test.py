@@ -12,7 +12,6 @@ Example:
         --cfg-options custom_hooks.0.method=LayerCAM
 """
 import argparse
-import os.path as osp
 import sys
 
 import mmengine
@@ -21,9 +20,12 @@ from mmengine.evaluator import DumpResults
 import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
 from mmcam.cam import CAMError
 from mmcam.engine.runner_config import (add_runner_arguments,
-                                        apply_runner_arguments, build_runner,
+                                        apply_runner_arguments, build_loops,
+                                        build_runner,
+                                        check_checkpoint_fits, check_writable,
                                         close_distributed, load_runner_config,
                                         merge_cfg_options,
+                                        read_runner_checkpoint,
                                         set_default_dataloader_args)
 
 
@@ -54,7 +56,6 @@ def parse_args() -> argparse.Namespace:
 def merge_args(cfg, args):
     """Command-line arguments override the config."""
     apply_runner_arguments(cfg, args)
-    cfg.load_from = args.checkpoint
     if args.amp:
         cfg.test_cfg.fp16 = True
     set_default_dataloader_args(
@@ -69,11 +70,15 @@ def main() -> None:
     args = parse_args()
     try:
         cfg = merge_args(load_runner_config(args.config), args)
-        if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
-            raise CAMError(f'checkpoint {args.checkpoint!r} does not exist')
+        if args.out:
+            check_writable(args.out, '--out')
         # --cfg-options go last, so they override the flags above.
         cfg = merge_cfg_options(cfg, args.cfg_options)
+        cfg.load_from, checkpoint = read_runner_checkpoint(args.checkpoint)
         runner = build_runner(cfg)
+        check_checkpoint_fits(runner.model, checkpoint, args.checkpoint)
+        del checkpoint
+        build_loops(runner, 'test')
         if args.out and args.out_item in ('pred', None):
             runner.test_evaluator.metrics.append(
                 DumpResults(out_file_path=args.out))

@@ -13,13 +13,17 @@ import argparse
 import sys
 
 from mmengine.device import get_device
+from mmengine.runner import find_latest_checkpoint
 
 import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
 from mmcam.cam import CAMError
 from mmcam.engine.runner_config import (add_runner_arguments,
-                                        apply_runner_arguments, build_runner,
+                                        apply_runner_arguments, build_loops,
+                                        build_runner,
+                                        check_checkpoint_fits,
                                         close_distributed, load_runner_config,
                                         merge_cfg_options,
+                                        read_runner_checkpoint,
                                         set_default_dataloader_args)
 
 
@@ -72,13 +76,43 @@ def merge_args(cfg, args):
     return cfg
 
 
+def _read_checkpoint_to_load(cfg):
+    """Read the checkpoint the Runner will resume from or load, before the
+    run: a file that cannot be read safely is one line now, not a
+    traceback after the datasets are built.
+
+    Returns:
+        tuple: The file resumed from (None when fine-tuning from
+        ``load_from`` or starting fresh) and the checkpoint read (or None).
+    """
+    if cfg.get('resume', False):
+        path = cfg.get('load_from') or find_latest_checkpoint(cfg.work_dir)
+        if path is None:
+            return None, None  # nothing to resume: mmengine starts fresh
+        cfg.load_from, checkpoint = read_runner_checkpoint(path)
+        return path, checkpoint
+    if cfg.get('load_from'):
+        # Fine-tuning may load weights that fit only in part (a new head),
+        # as mmengine allows; reading it still has to be safe.
+        cfg.load_from, checkpoint = read_runner_checkpoint(cfg.load_from)
+        return None, checkpoint
+    return None, None
+
+
 def main() -> None:
     args = parse_args()
     try:
         cfg = merge_args(load_runner_config(args.config), args)
         # --cfg-options go last, so they override the flags above.
         cfg = merge_cfg_options(cfg, args.cfg_options)
+        resume_from, checkpoint = _read_checkpoint_to_load(cfg)
         runner = build_runner(cfg)
+        if resume_from is not None:
+            # Resuming into a model the weights do not fit would train a
+            # partly random model; mmengine would only warn.
+            check_checkpoint_fits(runner.model, checkpoint, resume_from)
+        del checkpoint
+        build_loops(runner, 'train', 'val')
         runner.train()
         close_distributed()
     except (CAMError, FileNotFoundError) as error:

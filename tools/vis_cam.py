@@ -20,6 +20,9 @@ import sys
 from pathlib import Path
 
 PICTURE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
+# Pillow's decompression-bomb limit, as mmcam.utils.image_loading has it;
+# repeated so that --help does not import torch.
+DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 TOP_PREDICTIONS = 5
 # matplotlib backends that cannot open a window.
 NON_INTERACTIVE_BACKENDS = ('agg', 'pdf', 'ps', 'svg', 'cairo', 'template',
@@ -27,7 +30,12 @@ NON_INTERACTIVE_BACKENDS = ('agg', 'pdf', 'ps', 'svg', 'cairo', 'template',
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Argument errors as one ``error: ...`` line, without the usage."""
+    """Argument errors as one ``error: ...`` line, without the usage.
+
+    Exit codes: 2 when the command line itself is malformed (argparse's
+    convention, so scripts can tell a typo from a failed run), 1 for every
+    other error.
+    """
 
     def error(self, message):
         self.exit(2, f'error: {message} (see --help)\n')
@@ -101,6 +109,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--device', default='cpu', help='Device, e.g. cpu or cuda:0.')
     parser.add_argument(
+        '--max-pixels',
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help='Refuse images over this many pixels before decoding them, '
+        'and images a resize of the test pipeline would make larger '
+        f"(extreme aspect ratios). Defaults to {DEFAULT_MAX_PIXELS:,}, "
+        "Pillow's decompression-bomb limit; 0 for no limit.")
+    parser.add_argument(
         '--vit-like',
         action='store_true',
         help='Treat the model as ViT-like when choosing the default layer '
@@ -165,11 +181,8 @@ def check_window_possible() -> None:
 
 
 def print_layers(inferencer, image) -> None:
-    from mmcam.cam import CAMError
-    try:
-        inferencer.input_shape(image)
-    except CAMError:
-        image = None  # unreadable: shapes for a 224x224 image instead
+    # An unreadable image raises here: shapes for another size would be
+    # the wrong answer.
     records, targets = inferencer.record_layers(image)
     height, width = inferencer.input_shape(image)
     print(f'network input 1x3x{height}x{width}; output shape of each '
@@ -268,6 +281,7 @@ def run(args) -> int:
         aug_smooth=args.aug_smooth,
         vit_like=args.vit_like,
         num_extra_tokens=args.num_extra_tokens,
+        max_pixels=args.max_pixels,
         **metric_arguments(args))
 
     if args.preview_model:
@@ -304,7 +318,8 @@ def run(args) -> int:
         for name, values in result.get('metrics', {}).items():
             measured.setdefault(name, []).extend(values)
         written += sum(
-            f.endswith(PICTURE_SUFFIXES) for f in result.get('out_files', []))
+            f.lower().endswith(PICTURE_SUFFIXES)
+            for f in result.get('out_files', []))
     if measured and len(images) > 1:
         means = ', '.join(f'{name} {np.nanmean(values):.3f}'
                           for name, values in measured.items())

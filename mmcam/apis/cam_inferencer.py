@@ -23,6 +23,7 @@ from ..evaluation.cam_quality import MetricsArg
 from ..utils import (InputGeometry, InvertiblePipeline, class_name,
                      collect_images, load_checkpoint_strictly, one_line,
                      read_image, resolve_class_names)
+from ..utils.image_loading import DEFAULT_MAX_PIXELS
 
 ModelType = Union[str, Path, Config, ConfigDict]
 InputType = Union[str, Path, np.ndarray]
@@ -50,6 +51,15 @@ class _Sample:
         return Path(self.source).stem if self.path else f'image{self.index}'
 
 
+def _sample_error(sample: _Sample, doing: str, error: Exception) -> str:
+    """The one line reported for an image that failed on its own."""
+    if isinstance(error, CAMError):
+        return str(error)
+    name = sample.path or f'array {sample.index}'
+    return f'{doing} image {name!r}: {type(error).__name__}: ' \
+        f'{one_line(error)}'
+
+
 class CAMInferencer(BaseInferencer):
     """Class activation maps and predictions of images, for any mmpretrain
     classifier config.
@@ -73,7 +83,8 @@ class CAMInferencer(BaseInferencer):
             Defaults to the best available device.
         cfg_options (dict, optional): Overrides merged into the config, as
             ``--cfg-options`` in the tools. Defaults to None.
-        classes (Sequence[str], optional): Class names. Defaults to the
+        classes (Sequence[str], optional): Class names, one per class of
+            the head. Defaults to the
             checkpoint's ``dataset_meta``, then the config's, then
             ImageNet's for a 1000-class head, then ``'class <id>'``.
         show_progress (bool): Draw a progress bar when several images are
@@ -81,6 +92,11 @@ class CAMInferencer(BaseInferencer):
         colormap (str): OpenCV colormap of drawn heatmaps. Defaults to
             ``'jet'``.
         alpha (float): Opacity of drawn heatmaps. Defaults to 0.5.
+        max_pixels (int, optional): Refuse images larger than this many
+            pixels, before decoding them, and images a resize of the test
+            pipeline would make larger (a 4000x1 strip whose short edge is
+            resized to 256). Defaults to Pillow's decompression-bomb limit,
+            89,478,485; None or 0 for no limit.
         metrics (bool | Sequence[str]): Measure every heatmap with
             :class:`~mmcam.evaluation.CAMQuality`: True for every metric
             that applies, or names such as ``['avg_drop',
@@ -125,10 +141,17 @@ class CAMInferencer(BaseInferencer):
                  show_progress: bool = True,
                  colormap: str = 'jet',
                  alpha: float = 0.5,
+                 max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
                  metrics: MetricsArg = False,
                  metric_cfg: Optional[dict] = None,
                  **cam_settings) -> None:
         self.settings = CAMSettings.from_kwargs(**cam_settings)
+        if max_pixels is not None and (isinstance(max_pixels, bool)
+                                       or not isinstance(max_pixels, int)
+                                       or max_pixels < 0):
+            raise CAMError('max_pixels must be a non-negative integer (0: '
+                           f'no limit), got {max_pixels!r}')
+        self.max_pixels = max_pixels
         self.metric_cfg = dict(metric_cfg or {})
         CAMQuality.check_arguments(metrics, self.metric_cfg)
         self.metrics = metrics
@@ -151,6 +174,10 @@ class CAMInferencer(BaseInferencer):
         self.engine = CAMEngine(self.model, self.settings)
         head = getattr(self.model, 'head', None)
         num_classes = getattr(head, 'num_classes', None)
+        if classes is not None and num_classes is not None and len(
+                classes) != num_classes:
+            raise CAMError(f'classes has {len(classes)} name(s) but the '
+                           f'head has {num_classes} classes')
         self.classes, self.classes_source = resolve_class_names(
             num_classes, self.checkpoint_meta, self.cfg, classes)
         self._taken_names: set = set()
@@ -272,7 +299,8 @@ class CAMInferencer(BaseInferencer):
         from mmpretrain.registry import TRANSFORMS
         try:
             with DefaultScope.overwrite_default_scope('mmpretrain'):
-                return InvertiblePipeline(pipeline_cfg, TRANSFORMS.build)
+                return InvertiblePipeline(pipeline_cfg, TRANSFORMS.build,
+                                          self.max_pixels)
         except Exception as error:
             raise CAMError('could not build the test pipeline: '
                            f'{one_line(error)}') from None
@@ -318,7 +346,7 @@ class CAMInferencer(BaseInferencer):
         if image is None:
             loaded = np.full((224, 224, 3), 128, np.uint8)
         else:
-            loaded = read_image(image)
+            loaded = read_image(image, self.max_pixels)
         packed, _ = self.pipeline(self._results_of(loaded, None))
         return tuple(packed['inputs'].shape[-2:])
 
@@ -423,6 +451,8 @@ class CAMInferencer(BaseInferencer):
                 self._dispatch_kwargs(**kwargs)
         except ValueError as error:
             raise CAMError(str(error)) from None
+        # Every stage keeps a failing image to itself when asked to report.
+        on_bad_image = preprocess_kwargs.get('on_bad_image', 'raise')
         if not isinstance(batch_size, int) or batch_size < 1:
             raise CAMError(f'batch_size must be a positive integer, got '
                            f'{batch_size!r}')
@@ -450,9 +480,12 @@ class CAMInferencer(BaseInferencer):
         try:
             for batch in self.preprocess(images, batch_size,
                                          **preprocess_kwargs):
-                preds = self.forward(batch, **forward_kwargs)
+                preds = self.forward(
+                    batch, on_bad_image=on_bad_image, **forward_kwargs)
                 visualization = self.visualize([s.source for s in batch],
-                                               preds, **visualize_kwargs)
+                                               preds,
+                                               on_bad_image=on_bad_image,
+                                               **visualize_kwargs)
                 yield from self.postprocess(preds, visualization)
                 progress.update(len(batch))
         finally:
@@ -572,18 +605,21 @@ class CAMInferencer(BaseInferencer):
             index, source = indexed
             sample = _Sample(index, source)
             try:
-                sample.image = read_image(source)
+                sample.image = read_image(source, self.max_pixels)
                 try:
                     sample.packed, sample.geometry = self.pipeline(
                         self._results_of(sample.image, sample.path))
+                except CAMError:
+                    raise
                 except Exception as error:
                     raise CAMError(
                         f'the test pipeline failed on image '
                         f'{sample.stem!r}: {one_line(error)}') from None
-            except CAMError as error:
+            except Exception as error:  # noqa: BLE001  (one image only)
                 if on_bad_image == 'raise':
                     raise
-                sample.error = str(error)
+                sample.error = _sample_error(sample, 'could not load', error)
+                sample.image = sample.packed = None
             return sample
 
         yield from self._get_chunk_data(
@@ -594,17 +630,41 @@ class CAMInferencer(BaseInferencer):
                 target_category: TargetCategory = _UNSET,
                 topk: Optional[int] = _UNSET,
                 metrics: MetricsArg = _UNSET,
-                gt_bboxes=None) -> List[_Sample]:
+                gt_bboxes=None,
+                on_bad_image: str = 'raise') -> List[_Sample]:
         """One :class:`~mmcam.cam.CAMEngine` call for the batch's good
-        images; fills each sample's ``prediction``."""
+        images; fills each sample's ``prediction``. With ``on_bad_image=
+        'report'``, a batch that fails is retried image by image, and an
+        image that fails alone gets an ``error`` instead."""
         good = [s for s in batch if s.error is None]
         if not good:
             return batch
+        overrides = self._call_overrides(target_category, topk)
+        measure = dict(quality=self._quality_for(metrics), gt_bboxes=gt_bboxes)
+        try:
+            self._explain(good, overrides, **measure)
+        except Exception:  # noqa: BLE001
+            if on_bad_image == 'raise':
+                raise
+            for sample in good:
+                try:
+                    self._explain([sample], overrides, **measure)
+                except Exception as error:  # noqa: BLE001  (one image)
+                    sample.error = _sample_error(sample, 'no heatmap for',
+                                                 error)
+        return batch
+
+    def _explain(self,
+                 samples: List[_Sample],
+                 overrides: dict,
+                 quality: Optional[CAMQuality] = None,
+                 gt_bboxes=None) -> None:
+        """Run the engine on ``samples``; fill their ``prediction``, with
+        ``metrics`` when a ``quality`` measurer is given."""
         data = self.model.data_preprocessor(
-            pseudo_collate([s.packed for s in good]), False)
-        result = self.engine(data['inputs'],
-                             **self._call_overrides(target_category, topk))
-        for i, sample in enumerate(good):
+            pseudo_collate([s.packed for s in samples]), False)
+        result = self.engine(data['inputs'], **overrides)
+        for i, sample in enumerate(samples):
             # Images of different sizes were padded at the bottom-right
             # into one batch; keep each image's own part.
             height, width = sample.packed['inputs'].shape[-2:]
@@ -629,10 +689,8 @@ class CAMInferencer(BaseInferencer):
                 method=result.method,
                 target_layers=list(result.target_layers),
                 note=self.pipeline.note)
-        quality = self._quality_for(metrics)
         if quality is not None:
-            self._measure(quality, good, data['inputs'], result, gt_bboxes)
-        return batch
+            self._measure(quality, samples, data['inputs'], result, gt_bboxes)
 
     def _picture_name(self, sample: _Sample, category: int) -> str:
         name = f'{sample.stem}_{self.engine.method.name.lower()}_{category}'
@@ -651,14 +709,17 @@ class CAMInferencer(BaseInferencer):
                   wait_time: float = 0,
                   show_dir: Optional[str] = None,
                   out_file: Optional[str] = None,
-                  save_raw: bool = False) -> Optional[List[dict]]:
+                  save_raw: bool = False,
+                  on_bad_image: str = 'raise') -> Optional[List[dict]]:
         """Draw one picture per heatmap: the overlay on the original image
         (or on the network input, when the pipeline cannot be inverted),
         captioned with the class name and score.
 
         Returns:
             list[dict] | None: Per sample, ``pictures`` (RGB arrays) and
-            ``out_files``; None when nothing was asked for.
+            ``out_files``; None when nothing was asked for. With
+            ``on_bad_image='report'`` a sample that cannot be drawn or
+            written gets an ``error`` and no pictures.
         """
         if not (show or show_dir or out_file):
             if save_raw:
@@ -667,56 +728,71 @@ class CAMInferencer(BaseInferencer):
             return None
         if show_dir and out_file:
             raise CAMError('give either show_dir or out_file, not both')
-        from ..visualization import save_picture
         drawn = []
         for sample in preds:
-            if sample.error is not None:
-                drawn.append(dict(pictures=[], out_files=[]))
-                continue
-            prediction = sample.prediction
-            if prediction['heatmaps'] is not None:
-                canvas = sample.image[..., ::-1]
-                heatmaps = prediction['heatmaps']
-                outside = ~sample.geometry.region_mask()
-            else:
-                canvas = sample.packed['inputs'].numpy().transpose(
-                    1, 2, 0)[..., ::-1]
-                heatmaps = prediction['input_heatmaps']
-                outside = None
-            pictures, files = [], []
-            for heatmap, category, score, name in zip(
-                    heatmaps, prediction['categories'], prediction['scores'],
-                    prediction['class_names']):
-                # NaN leaves the image as it is where the network saw
-                # nothing, instead of painting it the colour of 0.
-                shown = heatmap if outside is None else np.where(
-                    outside, np.nan, heatmap)
-                label = f'{name} {score:.2f}'
-                picture = self.cam_visualizer.draw_cam(
-                    np.ascontiguousarray(canvas), shown, [label])
-                if out_file:
-                    target = str(out_file)
-                elif show_dir:
-                    target = osp.join(
-                        str(show_dir),
-                        self._picture_name(sample, category) + '.png')
-                else:
-                    target = None
-                if target is not None:
-                    save_picture(picture, target)
-                    files.append(target)
-                    if save_raw:
-                        raw_file = osp.splitext(target)[0] + '.npy'
-                        np.save(raw_file, heatmap.astype(np.float32))
-                        files.append(raw_file)
-                if show:
-                    self.cam_visualizer.show(
-                        picture,
-                        win_name=f'{sample.stem} {label}',
-                        wait_time=wait_time)
-                pictures.append(picture)
-            drawn.append(dict(pictures=pictures, out_files=files))
+            if sample.error is None:
+                try:
+                    drawn.append(
+                        self._draw_sample(sample, show, wait_time, show_dir,
+                                          out_file, save_raw))
+                    continue
+                except Exception as error:  # noqa: BLE001
+                    if on_bad_image == 'raise':
+                        raise
+                    sample.error = _sample_error(sample,
+                                                 'could not draw or write',
+                                                 error)
+            drawn.append(dict(pictures=[], out_files=[]))
         return drawn
+
+    def _draw_sample(self, sample: _Sample, show: bool, wait_time: float,
+                     show_dir: Optional[str], out_file: Optional[str],
+                     save_raw: bool) -> dict:
+        """The pictures of one sample, drawn, written and shown."""
+        from ..visualization import save_picture
+        prediction = sample.prediction
+        if prediction['heatmaps'] is not None:
+            canvas = sample.image[..., ::-1]
+            heatmaps = prediction['heatmaps']
+            outside = ~sample.geometry.region_mask()
+        else:
+            canvas = sample.packed['inputs'].numpy().transpose(
+                1, 2, 0)[..., ::-1]
+            heatmaps = prediction['input_heatmaps']
+            outside = None
+        pictures, files = [], []
+        for heatmap, category, score, name in zip(
+                heatmaps, prediction['categories'], prediction['scores'],
+                prediction['class_names']):
+            # NaN leaves the image as it is where the network saw
+            # nothing, instead of painting it the colour of 0.
+            shown = heatmap if outside is None else np.where(
+                outside, np.nan, heatmap)
+            label = f'{name} {score:.2f}'
+            picture = self.cam_visualizer.draw_cam(
+                np.ascontiguousarray(canvas), shown, [label])
+            if out_file:
+                target = str(out_file)
+            elif show_dir:
+                target = osp.join(
+                    str(show_dir),
+                    self._picture_name(sample, category) + '.png')
+            else:
+                target = None
+            if target is not None:
+                save_picture(picture, target)
+                files.append(target)
+                if save_raw:
+                    raw_file = osp.splitext(target)[0] + '.npy'
+                    np.save(raw_file, heatmap.astype(np.float32))
+                    files.append(raw_file)
+            if show:
+                self.cam_visualizer.show(
+                    picture,
+                    win_name=f'{sample.stem} {label}',
+                    wait_time=wait_time)
+            pictures.append(picture)
+        return dict(pictures=pictures, out_files=files)
 
     def postprocess(self,
                     preds: List[_Sample],

@@ -28,6 +28,7 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from mmengine.model import BaseModel, is_model_wrapper
 from pytorch_grad_cam.activations_and_gradients import ActivationsAndGradients
 from pytorch_grad_cam.utils.image import scale_cam_image
@@ -101,19 +102,29 @@ class _CopyingActivationsAndGradients(ActivationsAndGradients):
         super().save_activation(module, input, output)
         return replace_first_tensor(output, first_tensor(output).clone())
 
+    def clear(self):
+        # grad-cam detaches the recorded tensors in place, which fails for
+        # views (ShapleyCAM keeps token gradients with their graph);
+        # dropping the references frees them as well.
+        self.activations = []
+        self.gradients = []
+
 
 @contextlib.contextmanager
 def cam_mode(model: nn.Module, device: torch.device) -> Iterator[None]:
-    """Eval mode, frozen parameters, gradients on, autocast off; restores
-    every module's mode and every parameter's ``requires_grad`` on exit."""
+    """Eval mode, frozen parameters, gradients on (inference mode off),
+    autocast off; restores every module's mode and every parameter's
+    ``requires_grad`` on exit."""
     modes = [(m, m.training) for m in model.modules()]
     grads = [(p, p.requires_grad) for p in model.parameters()]
     model.eval()
     for param, _ in grads:
         param.requires_grad_(False)
     try:
-        with torch.enable_grad(), torch.autocast(
-                device_type=device.type, enabled=False):
+        # Gradient CAMs need autograd, also when the caller is inside
+        # torch.inference_mode() or torch.no_grad().
+        with torch.inference_mode(False), torch.enable_grad(), \
+                torch.autocast(device_type=device.type, enabled=False):
             yield
     finally:
         for module, training in modes:
@@ -172,12 +183,36 @@ class CAMEngine:
         param = next(self.model.parameters(), None)
         return param.device if param is not None else torch.device('cpu')
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype the model computes in; inputs are cast to it, so a
+        float64 (or half) model gets matching inputs."""
+        for param in self.model.parameters():
+            if param.is_floating_point():
+                return param.dtype
+        return torch.float32
+
+    def _prepare(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``inputs`` on the model's device and dtype, usable by autograd.
+
+        A batch made under ``torch.inference_mode()`` cannot take part in
+        a backward pass; a copy made outside inference mode can (the
+        engine leaves inference mode itself, see :func:`cam_mode`).
+        """
+        inputs = inputs.to(self.device, self.dtype)
+        if inputs.is_inference():
+            with torch.inference_mode(False):
+                inputs = inputs.clone()
+        return inputs
+
     def record_layers(
             self,
             input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE
     ) -> List[LayerRecord]:
         """Every layer's output shape for one input of ``input_shape``."""
-        dummy = torch.zeros((1, *input_shape[-3:]), device=self.device)
+        dummy = torch.zeros((1, *input_shape[-3:]),
+                            device=self.device,
+                            dtype=self.dtype)
         with cam_mode(self.model, self.device):
             return record_layer_outputs(self._logits, self.model, dummy)
 
@@ -198,6 +233,34 @@ class CAMEngine:
             self._layers = resolve_target_layers(self.model, names)
         return self._layers
 
+    def check_settings(
+            self, input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE) -> None:
+        """Fail now on settings that could never give a heatmap, with one
+        dry forward pass at ``input_shape`` (no gradients, no CAM).
+
+        Raises:
+            CAMError: a target layer without a spatial output (a neck's
+                pooled vector), a class id outside the head's classes, or
+                a ``topk`` above their number.
+        """
+        records = {r.name: r for r in self.record_layers(input_shape)}
+        for name, _ in self.target_layers(input_shape):
+            record = records.get(name)
+            if record is not None and record.spatial_size(
+                    self.num_extra_tokens) == 0:
+                raise CAMError(
+                    f'target layer {name!r} outputs shape '
+                    f'{record.output_shape}, which is not a spatial feature '
+                    'map; pick a layer with (B, C, H, W) or (B, L, C) '
+                    'output (--preview-model lists them)')
+        if self.settings.target_category != 'gt':
+            dummy = torch.zeros((1, *input_shape[-3:]),
+                            device=self.device,
+                            dtype=self.dtype)
+            resolve_categories(
+                self.logits(dummy), self.settings.target_category,
+                self.settings.topk)
+
     @property
     def target_layer_names(self) -> List[str]:
         return [name for name, _ in self.target_layers()]
@@ -207,7 +270,7 @@ class CAMEngine:
     # ------------------------------------------------------------------
     def logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """Logits of a normalized batch, without gradients."""
-        inputs = inputs.to(self.device, torch.float32)
+        inputs = self._prepare(inputs)
         with cam_mode(self.model, self.device), torch.no_grad():
             return self._logits(inputs)
 
@@ -241,7 +304,7 @@ class CAMEngine:
         if topk is _UNSET:
             topk = self.settings.topk
 
-        inputs = inputs.to(self.device, torch.float32)
+        inputs = self._prepare(inputs)
         layers = self.target_layers(inputs.shape)
 
         def choose(logits):
@@ -426,17 +489,23 @@ class CAMEngine:
         method.activations_and_grads = _CopyingActivationsAndGradients(
             method.model, modules, method.reshape_transform, method.detach)
         method.reshape_transform.input_hw[0] = inputs.shape[-2:]
+        # ShapleyCAM differentiates twice; the fused attention kernels
+        # (flash attention on the CPU) have no second derivative.
+        attention = sdpa_kernel([SDPBackend.MATH]) \
+            if self.method.name == 'ShapleyCAM' else contextlib.nullcontext()
         try:
-            maps = []
-            for k in range(categories.shape[1]):
-                targets = [
-                    ClassifierOutputTarget(int(c)) for c in categories[:, k]
-                ]
-                maps.append(
-                    method(
-                        inputs.clone(),
-                        targets,
-                        eigen_smooth=self.settings.eigen_smooth))
+            with attention:
+                maps = []
+                for k in range(categories.shape[1]):
+                    targets = [
+                        ClassifierOutputTarget(int(c))
+                        for c in categories[:, k]
+                    ]
+                    maps.append(
+                        method(
+                            inputs.clone(),
+                            targets,
+                            eigen_smooth=self.settings.eigen_smooth))
         finally:
             method.activations_and_grads.release()
         return np.stack(maps, axis=1)

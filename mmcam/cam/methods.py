@@ -19,6 +19,7 @@ from typing import Dict, List, Type
 import pytorch_grad_cam as gc
 
 from .errors import CAMError
+from .shapley_cam import ShapleyCAM
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ _METHODS: List[CAMMethod] = [
     CAMMethod('ScoreCAM', gc.ScoreCAM, 'perturbation'),
     CAMMethod('AblationCAM', gc.AblationCAM, 'perturbation'),
     CAMMethod('FullGrad', gc.FullGrad, 'perturbation'),
-    CAMMethod('ShapleyCAM', gc.ShapleyCAM, 'perturbation'),
+    CAMMethod('ShapleyCAM', ShapleyCAM, 'perturbation'),
 ]
 
 # Lower-case lookup table. The aliases are those of MMPretrain's vis_cam.py

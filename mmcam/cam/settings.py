@@ -39,10 +39,17 @@ def parse_target_category(
     if isinstance(value, int):
         value = [value]
     categories = []
+    if not isinstance(value, (list, tuple)):
+        raise CAMError(f'target category {value!r} is not a class id; '
+                       "use integers, 'gt' or None")
     for item in value:
         try:
-            category = int(item)
-        except (TypeError, ValueError):
+            # Whole numbers only: int(281.9) would quietly explain class
+            # 281, and True would be class 1.
+            if isinstance(item, bool) or float(item) != int(float(item)):
+                raise ValueError
+            category = int(float(item))
+        except (TypeError, ValueError, OverflowError):
             raise CAMError(f'target category {item!r} is not a class id; '
                            "use integers, 'gt' or None") from None
         if category < 0:
@@ -93,7 +100,8 @@ class CAMSettings:
         self.target_layers = _as_name_list(self.target_layers, 'target_layers')
         self.target_category = parse_target_category(self.target_category)
         if self.topk is not None:
-            if not isinstance(self.topk, int) or self.topk < 1:
+            if isinstance(self.topk, bool) or not isinstance(
+                    self.topk, int) or self.topk < 1:
                 raise CAMError(f'topk must be a positive integer, got '
                                f'{self.topk!r}')
             if isinstance(self.target_category, list):

@@ -8,13 +8,16 @@ import argparse
 import os
 import os.path as osp
 from copy import deepcopy
-from typing import Optional
+from typing import Optional, Tuple
 
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmcam.cam import CAMError
+from mmcam.utils import (check_state_dict_fits, download_checkpoint,
+                         read_checkpoint, state_dict_of)
 from mmcam.utils.messages import one_line
 
 # What a mistake in a config looks like while it is loaded or built:
@@ -148,6 +151,26 @@ def build_runner(cfg: Config) -> Runner:
                        f'{one_line(error)}') from None
 
 
+def build_loops(runner: Runner, *phases: str) -> None:
+    """Build the runner's ``train``/``val``/``test`` loops and their
+    dataloaders now, so a bad dataloader or dataset setting (e.g.
+    ``--cfg-options test_dataloader.batch_size=abc``) is one line before
+    the run rather than a traceback when it starts. The Runner uses the
+    loops built here.
+
+    Raises:
+        CAMError: naming the loop and the problem.
+    """
+    for phase in phases:
+        try:
+            getattr(runner, f'{phase}_loop')
+        except CAMError:
+            raise
+        except CONFIG_ERRORS as error:
+            raise CAMError(f'cannot build the {phase} loop: '
+                           f'{one_line(error)}') from None
+
+
 def close_distributed() -> None:
     """Tear down the process group a Runner started.
 
@@ -159,3 +182,60 @@ def close_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def read_runner_checkpoint(filename: str) -> Tuple[str, dict]:
+    """Read a checkpoint the Runner is about to load, before any work.
+
+    Args:
+        filename (str): A path or URL.
+
+    Returns:
+        tuple[str, dict]: The file the Runner should load (``filename``, or
+        for an ``http(s)://`` URL the local copy that was read, so the
+        Runner loads exactly these bytes) and the checkpoint.
+
+    Raises:
+        CAMError: naming the file when it is missing, unreadable, cannot be
+            downloaded, or holds a type ``weights_only=True`` refuses.
+    """
+    checkpoint = read_checkpoint(filename)
+    if filename.startswith(('http://', 'https://')):
+        filename = download_checkpoint(filename)  # cached by read_checkpoint
+    return filename, checkpoint
+
+
+def check_checkpoint_fits(model, checkpoint: dict, filename: str) -> None:
+    """Refuse a checkpoint that does not fit ``model`` exactly.
+
+    The Runner only warns about weights that do not fit, and would then
+    test (or resume) a partly random model.
+
+    Raises:
+        CAMError: counting and naming missing, unexpected and differently
+            shaped weights.
+    """
+    model = model.module if is_model_wrapper(model) else model
+    check_state_dict_fits(model, state_dict_of(checkpoint, filename),
+                          filename)
+
+
+def check_writable(path: str, what: str) -> None:
+    """Fail now, not after a whole test run, if ``path`` cannot be written.
+
+    Raises:
+        CAMError: naming ``what`` (e.g. ``'--out'``) and the path.
+    """
+    if osp.isdir(path):
+        raise CAMError(f'{what} {path!r} is a folder; give a file name')
+    existed = osp.exists(path)
+    try:
+        folder = osp.dirname(osp.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        with open(path, 'ab'):
+            pass
+    except OSError as error:
+        raise CAMError(f'{what} {path!r} cannot be written: '
+                       f'{error.strerror or one_line(error)}') from None
+    if not existed:
+        os.remove(path)

@@ -6,6 +6,7 @@ every problem is a one-line :class:`~mmcam.cam.CAMError` naming the file.
 ``torch.load`` keeps ``weights_only=True``; :mod:`mmcam.compat` allow-lists
 the few harmless types Runner checkpoints hold.
 """
+import hashlib
 import os
 import os.path as osp
 import re
@@ -25,40 +26,75 @@ _REMOTE = re.compile(r'^(https?|s3|petrel|pavi|modelzoo|torchvision|'
 _SHOWN_KEYS = 3
 
 
-def _download(url: str) -> str:
-    """The local copy of ``url`` in torch hub's cache, downloaded once.
+def download_checkpoint(url: str) -> str:
+    """The local copy of an ``http(s)://`` checkpoint, downloaded once.
 
+    The cache (torch hub's ``checkpoints/mmcam`` folder) is keyed by the
+    whole URL: two URLs ending in the same file name (``.../best.pth``) are
+    two files, and an offline run never takes one for the other.
     torch.hub's ``load_state_dict_from_url`` (which mmengine calls) always
     writes a "Downloading" line to stderr, even for cached files; this
     stays quiet unless stderr is a terminal that can show progress.
+
+    Raises:
+        CAMError: the download failed.
     """
     from torch.hub import download_url_to_file, get_dir
-    folder = osp.join(get_dir(), 'checkpoints')
-    cached = osp.join(folder, osp.basename(urlparse(url).path))
+    folder = osp.join(get_dir(), 'checkpoints', 'mmcam')
+    digest = hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]
+    cached = osp.join(folder,
+                      f'{digest}-{osp.basename(urlparse(url).path)}')
     if not osp.isfile(cached):
         os.makedirs(folder, exist_ok=True)
-        download_url_to_file(url, cached, progress=sys.stderr.isatty())
+        try:
+            download_url_to_file(url, cached, progress=sys.stderr.isatty())
+        except Exception as error:  # no network, HTTP errors, timeouts
+            raise CAMError(
+                f'could not download checkpoint {url!r} '
+                f'({one_line(error)}); download it elsewhere and pass '
+                'the local file') from None
     return cached
 
 
-def _read_checkpoint(filename: str) -> dict:
+def _looks_like_torch_save(filename: str) -> bool:
+    """Whether a local file starts as torch.save output does: a zip
+    archive (torch >= 1.6) or a pickle (the legacy format)."""
+    try:
+        with open(filename, 'rb') as f:
+            head = f.read(4)
+    except OSError:
+        return True  # not local: let the loader's own message speak
+    return head.startswith(b'PK\x03\x04') or head[:1] == b'\x80'
+
+
+def read_checkpoint(filename: str) -> dict:
+    """Read a checkpoint file or URL with ``weights_only=True``.
+
+    Raises:
+        CAMError: naming the file when it is missing, cannot be
+            downloaded, is not a checkpoint, or holds a type that is not
+            allowed (the refused global is named).
+    """
     from mmengine.runner.checkpoint import _load_checkpoint
     remote = bool(_REMOTE.match(filename))
     if not remote and not osp.isfile(filename):
         what = 'is a folder' if osp.isdir(filename) else 'does not exist'
         raise CAMError(f'checkpoint {filename!r} {what}')
+    if not remote and osp.getsize(filename) == 0:
+        raise CAMError(f'checkpoint {filename!r} is an empty file')
+    local = download_checkpoint(filename) if filename.startswith(
+        ('http://', 'https://')) else None
     try:
-        if filename.startswith(('http://', 'https://')):
-            checkpoint = torch.load(
-                _download(filename), map_location='cpu', weights_only=True)
-        elif remote:
+        if remote and local is None:
+            # s3://, open-mmlab:// and the like: mmengine's loaders, which
+            # mmcam.compat makes load with weights_only=True.
             checkpoint = _load_checkpoint(filename, map_location='cpu')
         else:
             # Directly, without mmengine's loader logging every load.
             checkpoint = torch.load(
-                filename, map_location='cpu', weights_only=True)
+                local or filename, map_location='cpu', weights_only=True)
     except (OSError, ConnectionError) as error:
-        if remote:
+        if remote and local is None:
             raise CAMError(
                 f'could not download checkpoint {filename!r} '
                 f'({one_line(error)}); download it elsewhere and pass '
@@ -69,15 +105,22 @@ def _read_checkpoint(filename: str) -> dict:
         if remote and 'urlopen' in str(error).lower():
             raise CAMError(f'could not download checkpoint {filename!r} '
                            f'({one_line(error)})') from None
+        reason = one_line(error)
+        if not _looks_like_torch_save(local or filename):
+            reason = 'neither a torch.save zip archive nor a pickle'
+        elif 'unsupported global' not in reason.lower():
+            reason = f'{type(error).__name__}: {reason}'
         raise CAMError(f'{filename!r} is not a PyTorch checkpoint that '
-                       f'can be loaded safely: {one_line(error)}') from None
+                       f'can be loaded safely: {reason}') from None
     if not isinstance(checkpoint, dict):
         raise CAMError(f'{filename!r} holds a {type(checkpoint).__name__}, '
                        'not a checkpoint dict')
     return checkpoint
 
 
-def _state_dict_of(checkpoint: dict, filename: str) -> Dict[str, object]:
+def state_dict_of(checkpoint: dict, filename: str) -> Dict[str, object]:
+    """The model weights of ``checkpoint``, without a DDP ``module.``
+    prefix."""
     state_dict = checkpoint.get('state_dict', checkpoint)
     if not isinstance(state_dict, dict) or not state_dict or not all(
             isinstance(v, torch.Tensor) for v in state_dict.values()):
@@ -140,8 +183,8 @@ def load_checkpoint_strictly(model: nn.Module, filename: str) -> dict:
             differently shaped weights are counted and a few named).
     """
     filename = str(filename)
-    checkpoint = _read_checkpoint(filename)
-    state_dict = _state_dict_of(checkpoint, filename)
+    checkpoint = read_checkpoint(filename)
+    state_dict = state_dict_of(checkpoint, filename)
     check_state_dict_fits(model, state_dict, filename)
     model.load_state_dict(state_dict, strict=True)
     return checkpoint

@@ -5,12 +5,19 @@ mmpretrain's ``LoadImageFromFile`` decodes as 8-bit colour, which darkens
 colour the transparent pixels happen to hold. Images here keep their depth
 and alpha until :func:`to_bgr_uint8` converts them deliberately.
 """
-from typing import Union
+import io
+import os
+import os.path as osp
+from typing import Optional, Tuple, Union
 
 import cv2
 import numpy as np
 
 from ..cam.errors import CAMError
+
+# Pillow's default decompression-bomb limit: about 89.5 million pixels
+# (a 250 KB PNG can claim 16000x16000 and take gigabytes once decoded).
+DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 
 # Formats that may carry an alpha channel are decoded unchanged; the others
 # are decoded with EXIF orientation applied, as LoadImageFromFile does.
@@ -95,12 +102,63 @@ def to_bgr_uint8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def decode_image(content: bytes, name: str = 'image') -> np.ndarray:
-    """Decode image file bytes to ``(H, W, 3)`` uint8 BGR.
+def check_pixels(height: int,
+                 width: int,
+                 name: str,
+                 max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+                 what: str = 'image') -> None:
+    """Refuse an image (or a resized version of it) larger than
+    ``max_pixels``, before it is allocated.
+
+    Args:
+        height (int), width (int): The size in pixels.
+        name (str): The image, for the message.
+        max_pixels (int, optional): The limit; None or 0 for none.
+        what (str): What has this size, e.g. ``'image'`` or ``'image
+            after ResizeEdge'``.
 
     Raises:
-        CAMError: if the bytes are not an image OpenCV can decode.
+        CAMError: naming the image, its size and how to raise the limit.
     """
+    if max_pixels and height * width > max_pixels:
+        raise CAMError(
+            f'{what} {name!r} is {width}x{height} = {height * width:,} '
+            f'pixels, over the limit of {max_pixels:,} (a decompression '
+            'bomb or an extreme aspect ratio?); raise the limit with '
+            '--max-pixels / max_pixels if the image is genuine')
+
+
+def header_size(content: bytes) -> Optional[Tuple[int, int]]:
+    """``(height, width)`` an image file declares, read from its header
+    without decoding the pixels; None for formats Pillow cannot parse."""
+    try:
+        from PIL import Image
+        with Image.open(io.BytesIO(content)) as image:
+            width, height = image.size
+    except Exception:  # noqa: BLE001  (any unknown format: decode decides)
+        return None
+    return height, width
+
+
+def decode_image(content: bytes,
+                 name: str = 'image',
+                 max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode image file bytes to ``(H, W, 3)`` uint8 BGR.
+
+    Args:
+        content (bytes): The file's bytes.
+        name (str): The file, for messages.
+        max_pixels (int, optional): Refuse images declaring more pixels
+            than this before decoding them. Defaults to
+            :data:`DEFAULT_MAX_PIXELS`; None or 0 for no limit.
+
+    Raises:
+        CAMError: if the bytes are not an image OpenCV can decode, or the
+            image is over ``max_pixels``.
+    """
+    size = header_size(content)
+    if size is not None:
+        check_pixels(*size, name, max_pixels)
     buffer = np.frombuffer(content, np.uint8)
     if content[:4] in _ALPHA_CAPABLE_MAGIC:
         flags = cv2.IMREAD_UNCHANGED
@@ -110,15 +168,18 @@ def decode_image(content: bytes, name: str = 'image') -> np.ndarray:
     if image is None:
         raise CAMError(f'could not read image {name!r}: not an image, or a '
                        'corrupt or unsupported file')
+    check_pixels(*image.shape[:2], name, max_pixels)
     return to_bgr_uint8(image)
 
 
-def read_image(image: Union[str, np.ndarray]) -> np.ndarray:
+def read_image(image: Union[str, np.ndarray],
+               max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read a path (any mmengine file backend) or convert an array.
 
     Args:
         image (str | np.ndarray): A file path or URL, or an image array in
             OpenCV's BGR(A) channel order (see :func:`to_bgr_uint8`).
+        max_pixels (int, optional): See :func:`decode_image`.
 
     Returns:
         np.ndarray: ``(H, W, 3)`` uint8 BGR.
@@ -127,12 +188,17 @@ def read_image(image: Union[str, np.ndarray]) -> np.ndarray:
         CAMError: naming the file when it is missing or not an image.
     """
     if isinstance(image, np.ndarray):
+        if image.ndim >= 2:
+            check_pixels(*image.shape[:2], 'array', max_pixels)
         return to_bgr_uint8(image)
     from mmengine import fileio
     path = str(image)
     try:
         content = fileio.get(path)
     except FileNotFoundError:
+        if osp.islink(path):
+            raise CAMError(f'image {path!r} is a broken symbolic link '
+                           f'(to {os.readlink(path)!r})') from None
         raise CAMError(f'image {path!r} does not exist') from None
     except IsADirectoryError:
         raise CAMError(f'image {path!r} is a folder') from None
@@ -140,4 +206,4 @@ def read_image(image: Union[str, np.ndarray]) -> np.ndarray:
         reason = str(error).strip().splitlines()[0] if str(error) else type(
             error).__name__
         raise CAMError(f'could not read image {path!r}: {reason}') from None
-    return decode_image(content, path)
+    return decode_image(content, path, max_pixels)

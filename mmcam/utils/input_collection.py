@@ -25,14 +25,32 @@ def is_image_file(path: str) -> bool:
     return osp.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 
+def _is_candidate(path: str) -> bool:
+    """An image file, or a link named like one that cannot be followed
+    (broken or looping): kept, so reading it reports the link instead of
+    the image silently going missing."""
+    return is_image_file(path) and (osp.isfile(path) or osp.islink(path))
+
+
 def _images_in_folder(folder: str) -> List[str]:
-    names = sorted(
-        name for name in os.listdir(folder)
-        if is_image_file(name) and osp.isfile(osp.join(folder, name)))
+    names = sorted(name for name in os.listdir(folder)
+                   if _is_candidate(osp.join(folder, name)))
     if not names:
         raise CAMError(f'folder {folder!r} holds no images (looked for '
                        f'{", ".join(IMAGE_EXTENSIONS[:5])}, ...)')
     return [osp.join(folder, name) for name in names]
+
+
+def _unique_files(paths: List[str]) -> List[str]:
+    """``paths`` without repeats of one file: a recursive glob through a
+    symbolic link to a parent folder reaches the same image many times."""
+    seen, unique = set(), []
+    for path in paths:
+        key = osp.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
 
 
 def _expand(item) -> List[Union[str, np.ndarray]]:
@@ -47,8 +65,9 @@ def _expand(item) -> List[Union[str, np.ndarray]]:
     if osp.isdir(path):
         return _images_in_folder(path)
     if not osp.exists(path) and _GLOB_CHARACTERS & set(path):
-        matches = sorted(
-            p for p in glob.glob(path, recursive=True) if osp.isfile(p))
+        matches = _unique_files(
+            sorted(p for p in glob.glob(path, recursive=True)
+                   if osp.isfile(p) or osp.islink(p)))
         if not matches:
             raise CAMError(f'no files match {path!r}')
         return matches
@@ -65,7 +84,9 @@ def collect_images(
         inputs: A path, folder, glob pattern (``'photos/*.jpg'``,
             ``'data/**/*.png'``) or image array, or a list of them.
             Folders give their image files (by extension, not recursive),
-            sorted by name.
+            sorted by name. A file reached twice by a glob (through a
+            symbolic link) is given once; links that cannot be followed
+            are kept, so reading them reports them.
 
     Returns:
         list: Paths (str) and arrays, in the order given.

@@ -16,6 +16,7 @@ def one_line(error: BaseException, limit: int = 300) -> str:
     ]
     if not lines:
         return type(error).__name__
-    refused = [line for line in lines if 'Unsupported global' in line]
+    # torch words it 'Unsupported global' or 'unsupported GLOBAL'.
+    refused = [line for line in lines if 'unsupported global' in line.lower()]
     line = ' '.join((refused or lines)[0].split())
     return line if len(line) <= limit else line[:limit - 3] + '...'

@@ -2,6 +2,7 @@
 network input can be put back on the original image."""
 from typing import Callable, List, Optional, Sequence, Tuple
 
+from .image_loading import DEFAULT_MAX_PIXELS, check_pixels
 from .input_geometry import InputGeometry
 
 # Transforms that scale the whole image; their factor is read from the
@@ -52,6 +53,36 @@ def _efficientnet_center_crop(transform, geometry: InputGeometry,
     return geometry.cropped(x1, y1, (crop_h, crop_w)).resized(after_hw)
 
 
+def resized_hw(name: str, transform,
+               hw: Tuple[int, int]) -> Optional[Tuple[int, int]]:
+    """The ``(h, w)`` a resize transform will produce from ``hw``, worked
+    out before it allocates anything; None when it cannot be told.
+
+    mmpretrain's ``ResizeEdge`` scales one edge to ``scale``; mmcv's
+    ``Resize`` goes to ``scale`` (keeping the ratio or not) or by
+    ``scale_factor``. A 4000x1 strip with its short edge resized to 256
+    would be 1,024,000x256 pixels: this is how it is caught in time.
+    """
+    from mmcv.image.geometric import _scale_size, rescale_size
+    h, w = hw
+    if name == 'ResizeEdge' and hasattr(transform, 'edge'):
+        edge, scale = transform.edge, transform.scale
+        if (edge == 'short' and w < h) or (edge == 'long'
+                                           and w > h) or edge == 'width':
+            return int(scale * h / w), scale
+        return scale, int(scale * w / h)
+    if name == 'Resize' and hasattr(transform, 'keep_ratio'):
+        if transform.scale:
+            if transform.keep_ratio:
+                width, height = rescale_size((w, h), transform.scale)
+            else:
+                width, height = transform.scale
+        else:
+            width, height = _scale_size((w, h), transform.scale_factor)
+        return int(height), int(width)
+    return None
+
+
 class InvertiblePipeline:
     """A test pipeline that also reports where its output lies in the
     original image.
@@ -66,9 +97,17 @@ class InvertiblePipeline:
             transforms are dropped (images arrive loaded).
         build (Callable): Builds a transform from its config, e.g.
             ``mmpretrain.registry.TRANSFORMS.build``.
+        max_pixels (int, optional): Refuse an image whose resized version
+            would be larger than this, before resizing. Defaults to
+            :data:`~mmcam.utils.image_loading.DEFAULT_MAX_PIXELS`; None or
+            0 for no limit.
     """
 
-    def __init__(self, pipeline_cfg: Sequence[dict], build: Callable) -> None:
+    def __init__(self,
+                 pipeline_cfg: Sequence[dict],
+                 build: Callable,
+                 max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> None:
+        self.max_pixels = max_pixels
         self.transforms: List[Tuple[str, Callable]] = [
             (_type_name(cfg), build(cfg)) for cfg in pipeline_cfg
             if _type_name(cfg) not in LOADERS
@@ -100,6 +139,11 @@ class InvertiblePipeline:
         for name, transform in self.transforms:
             before = results.get('img')
             before_hw = before.shape[:2] if hasattr(before, 'shape') else None
+            if name in RESIZES and before_hw is not None:
+                after = resized_hw(name, transform, before_hw)
+                if after is not None:
+                    check_pixels(*after, results.get('img_path', 'array'),
+                                 self.max_pixels, f'image after {name}')
             results = transform(results)
             if results is None:
                 raise ValueError(f'transform {name} dropped the sample')

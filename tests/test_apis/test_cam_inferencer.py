@@ -315,3 +315,81 @@ def test_model_names_and_configs(tiny_resnet):
             cfg_options={'model.backbone.depth': 19})
     with pytest.raises(CAMError, match="device 'cuda:7' is not available"):
         CAMInferencer(str(config), pretrained=False, device='cuda:7')
+
+
+def test_a_failing_image_in_a_batch_spares_the_others(
+        resnet_inferencer, test_images, tmp_path, monkeypatch):
+    """The network (here: out of memory on the constant black image) and
+    the drawing (here: a full disk for one file) fail for one image; with
+    ``on_bad_image='report'`` the others are explained and written."""
+    engine = resnet_inferencer.engine
+
+    class FailsOnConstantImages:
+
+        def __init__(self, real):
+            self.real = real
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def __call__(self, inputs, **kwargs):
+            if (inputs.flatten(2).std(dim=2) == 0).all(dim=1).any():
+                raise MemoryError('out of memory')
+            return self.real(inputs, **kwargs)
+
+    import mmcam.visualization as visualization
+    real_save = visualization.save_picture
+
+    def save_unless_gray(picture, path):
+        if 'gray' in str(path):
+            raise OSError(28, 'No space left on device')
+        real_save(picture, path)
+
+    monkeypatch.setattr(resnet_inferencer, 'engine',
+                        FailsOnConstantImages(engine))
+    monkeypatch.setattr(visualization, 'save_picture', save_unless_gray)
+    black = np.zeros((64, 64, 3), np.uint8)
+    images = [
+        str(test_images['color']), black,
+        str(test_images['gray']),
+        str(test_images['rgba'])
+    ]
+    results = resnet_inferencer(
+        images,
+        batch_size=4,
+        on_bad_image='report',
+        show_dir=str(tmp_path),
+        target_category=1)
+    assert [r['img_path'] for r in results] == [
+        images[0], None, images[2], images[3]
+    ]
+    assert 'error' not in results[0] and 'error' not in results[3]
+    assert results[1]['error'] == (
+        "no heatmap for image 'array 1': MemoryError: out of memory")
+    assert results[2]['error'].startswith(
+        f'could not draw or write image {images[2]!r}: OSError:')
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'color_gradcam_1.png', 'rgba_gradcam_1.png'
+    ]
+    with pytest.raises(MemoryError):
+        resnet_inferencer(images[:2], batch_size=2)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(topk=True), 'topk must be a positive integer, got True'),
+    (dict(target_category=[281.9]),
+     'target category 281.9 is not a class id'),
+    (dict(target_category=True), 'target category True is not a class id'),
+])
+def test_call_settings_are_validated(resnet_inferencer, test_images, kwargs,
+                                     message):
+    with pytest.raises(CAMError, match=message):
+        resnet_inferencer(str(test_images['color']), **kwargs)
+
+
+def test_classes_must_name_every_class(tiny_resnet):
+    config, checkpoint = tiny_resnet
+    with pytest.raises(CAMError,
+                       match='classes has 2 name.s. but the head has 5'):
+        CAMInferencer(
+            str(config), pretrained=str(checkpoint), classes=['a', 'b'])

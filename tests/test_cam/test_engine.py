@@ -243,3 +243,65 @@ def test_record_layers_lists_names_and_shapes(classifier):
     shapes = {r.name: r.output_shape for r in records}
     assert shapes['backbone.layer4.1.bn2'] == (1, 512, 2, 2)
     assert shapes['head.fc'] == (1, 10)
+
+
+def test_shapley_cam_at_layers_the_score_reaches_linearly(
+        classifier, images):
+    """With frozen parameters the gradient at ``layer4`` (pooling, then
+    FC) is a constant without a graph; its Hessian term is 0, as for
+    grad-cam's ShapleyCAM on a trainable model."""
+    model = classifier('resnet')
+    inputs = images(2, 64, 64)
+    ours = CAMEngine(
+        model, method='ShapleyCAM', target_layers=['backbone.layer4'],
+        topk=2)(
+            inputs)
+    theirs = grad_cam_maps('ShapleyCAM', model, ['backbone.layer4'], inputs,
+                           ours.categories)
+    np.testing.assert_allclose(ours.heatmaps, theirs, atol=1e-5)
+
+
+def test_shapley_cam_matches_grad_cam_where_the_gradient_has_a_graph(
+        classifier, images):
+    """Mid-network in MobileNetV3 the gradient passes later nonlinear
+    layers (it keeps a graph), and the map is grad-cam's ShapleyCAM."""
+    model = classifier('mobilenet_v3')
+    inputs = images(2, 64, 64)
+    layers = ['backbone.layer10']
+    ours = CAMEngine(model, method='ShapleyCAM', target_layers=layers)(inputs)
+    theirs = grad_cam_maps('ShapleyCAM', model, layers, inputs,
+                           ours.categories)
+    np.testing.assert_allclose(ours.heatmaps, theirs, atol=1e-5)
+
+
+def test_shapley_cam_on_tokens_and_several_layers(classifier, images):
+    """Where grad-cam 1.5.7's ShapleyCAM fails: token outputs, two target
+    layers (their maps are averaged), attention without a fused second
+    derivative. GELU and softmax make the second-order term count: the map
+    is not GradCAM's."""
+    model = classifier('vit')
+    inputs = images(2, 64, 64)
+    layers = ['backbone.layers.0.ln1', 'backbone.layers.1.ln1']
+    both = CAMEngine(model, method='ShapleyCAM', target_layers=layers)(inputs)
+    assert both.heatmaps.shape == (2, 1, 64, 64)
+    assert np.isfinite(both.heatmaps).all() and both.heatmaps.max() > 0.5
+    gradcam = CAMEngine(model, target_layers=layers)(inputs)
+    assert np.abs(gradcam.heatmaps - both.heatmaps).max() > 1e-3
+
+
+@pytest.mark.parametrize('method', ['GradCAM', 'ShapleyCAM'])
+def test_inference_mode_and_float64_models(method, classifier, images):
+    """A caller inside ``torch.inference_mode()`` (as many inference loops
+    are) and a float64 model both get the float32 model's maps."""
+    model = classifier('resnet')
+    inputs = images(2, 64, 64)
+    engine = CAMEngine(model, method=method, batch_size=64)
+    expected = engine(inputs).heatmaps
+    with torch.inference_mode():
+        inference_inputs = inputs.clone()
+        np.testing.assert_allclose(
+            engine(inference_inputs).heatmaps, expected, atol=1e-5)
+    double = copy.deepcopy(model).double()
+    result = CAMEngine(double, method=method, batch_size=64)(inputs)
+    assert result.heatmaps.dtype == np.float32
+    np.testing.assert_allclose(result.heatmaps, expected, atol=1e-4)

@@ -196,3 +196,95 @@ def test_hook_disabled_draws_nothing(tiny_cfg, tmp_path):
         target_layers=['backbone.not_checked_when_disabled'])
     Runner.from_cfg(tiny_cfg).test()
     assert not os.path.exists(out_dir)
+
+
+def _wrapped_test_set(cfg, wrapper):
+    inner = cfg.test_dataloader.dataset
+    if wrapper == 'ConcatDataset':
+        return dict(type='ConcatDataset', datasets=[inner, inner])
+    if wrapper == 'RepeatDataset':
+        return dict(type='RepeatDataset', dataset=inner, times=2)
+    return dict(type='ClassBalancedDataset', dataset=inner, oversample_thr=1)
+
+
+@pytest.mark.parametrize('wrapper', [
+    'ConcatDataset', 'RepeatDataset', 'ClassBalancedDataset'
+])
+def test_wrapped_datasets_keep_every_sample_picture(tiny_cfg, tmp_path,
+                                                    monkeypatch, wrapper):
+    """Files are named by the index into the loop's dataset, not by the
+    inner ``sample_idx``, which restarts in each part; a shuffled sampler
+    still names each picture after the sample it shows."""
+    drawn = []
+    original_draw = CAMHook._draw
+
+    def record(hook, runner, phase, phase_name, step, data_batch, sample,
+               result, dataset):
+        row, index = sample
+        drawn.append((index,
+                      data_batch['data_samples'][row].metainfo['img_path']))
+        return original_draw(hook, runner, phase, phase_name, step,
+                             data_batch, sample, result, dataset)
+
+    monkeypatch.setattr(CAMHook, '_draw', record)
+    out_dir = str(tmp_path / 'cams')
+    _cam_hook(tiny_cfg, out_dir=out_dir)
+    tiny_cfg.test_dataloader.dataset = _wrapped_test_set(tiny_cfg, wrapper)
+    tiny_cfg.test_dataloader.sampler = dict(
+        type='DefaultSampler', shuffle=True)
+    runner = Runner.from_cfg(tiny_cfg)
+    runner.test()
+
+    dataset = runner.test_dataloader.dataset
+    assert len(dataset) >= 18
+    assert _pictures(osp.join(out_dir, 'test')) == sorted(
+        f'{i}_GradCAM_pred.png' for i in range(len(dataset)))
+    assert sorted(index for index, _ in drawn) == list(range(len(dataset)))
+    for index, path in drawn:
+        assert dataset[index]['data_samples'].img_path == path
+
+
+@pytest.mark.parametrize('settings, message', [
+    (dict(target_category=[5]), 'target category 5 is out of range: the '
+     r'head has 2 classes \(0..1\)'),
+    (dict(topk=3), 'topk 3 exceeds the 2 classes of the head'),
+    (dict(target_layers=['neck']), r"target layer 'neck' outputs shape "
+     r'\(1, 128\), which is not a spatial feature map'),
+    (dict(draw_cfg=dict(colormap='nope')),
+     r"CAMHook draw_cfg \{'colormap': 'nope'\}: .*nope"),
+    (dict(draw_cfg=dict(colour='jet')), 'CAMHook draw_cfg .*colour'),
+])
+def test_settings_that_can_never_draw_fail_when_the_run_starts(
+        tiny_cfg, settings, message):
+    _cam_hook(tiny_cfg, **settings)
+    runner = Runner.from_cfg(tiny_cfg)
+    seen_batches = []
+    runner.register_hook(_BatchCounter(seen_batches))
+    with pytest.raises(CAMError, match=message) as error:
+        runner.test()
+    assert '\n' not in str(error.value)
+    assert seen_batches == []
+
+
+def test_nan_heatmap_is_a_warning_naming_the_sample(tiny_cfg, tmp_path,
+                                                    monkeypatch):
+    original_call = CAMEngine.__call__
+
+    def nan_on_black_image(engine, inputs, **kwargs):
+        result = original_call(engine, inputs, **kwargs)
+        black = (inputs.flatten(2).std(dim=2).amax(dim=1) == 0).numpy()
+        result.heatmaps[black] = float('nan')
+        return result
+
+    monkeypatch.setattr(CAMEngine, '__call__', nan_on_black_image)
+    out_dir = str(tmp_path / 'cams')
+    _cam_hook(tiny_cfg, out_dir=out_dir)
+    Runner.from_cfg(tiny_cfg).test()
+    assert len(_pictures(osp.join(out_dir, 'test'))) == len(every(1))
+    warnings = [
+        line for line in _log_text(tiny_cfg.work_dir).splitlines()
+        if 'CAMHook' in line
+    ]
+    assert len(warnings) == 1
+    assert f'GradCAM heatmap of test sample {BLACK_SAMPLE}' in warnings[0]
+    assert '9.png' in warnings[0] and 'NaN' in warnings[0]

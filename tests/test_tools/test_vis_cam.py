@@ -227,6 +227,11 @@ BAD_INPUTS = {
                                   "image '.*nope.jpg' does not exist"),
     'not an int': (dict(flags=['--topk', 'two']),
                    "argument --topk: invalid int value: 'two'"),
+    'preview of an unreadable image':
+    (dict(img='{broken}', flags=['--preview-model']),
+     "broken.png': not an image"),
+    'negative pixel limit': (dict(flags=['--max-pixels', '-1']),
+                             'max_pixels must be a non-negative integer'),
 }
 
 
@@ -296,4 +301,123 @@ def test_every_flag_reaches_the_inferencer(vis_cam, monkeypatch, capsys):
         eigen_smooth=True,
         aug_smooth=True,
         vit_like=True,
-        num_extra_tokens=2)
+        num_extra_tokens=2,
+        max_pixels=vis_cam.DEFAULT_MAX_PIXELS)
+
+
+def _png_bomb(path, side):
+    """A real, decodable gray PNG of ``side`` x ``side`` zeros: a few
+    hundred KB on disk, ``side`` squared bytes once decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack('>I', len(data)) + kind + data + struct.pack(
+            '>I', zlib.crc32(kind + data) & 0xffffffff)
+
+    compressor = zlib.compressobj(9)
+    row = bytes(side + 1)  # filter byte 0, then the pixels
+    data = b''.join(compressor.compress(row) for _ in range(side))
+    data += compressor.flush()
+    header = struct.pack('>IIBBBBB', side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) +
+                     chunk(b'IDAT', data) + chunk(b'IEND', b''))
+
+
+@pytest.fixture(scope='module')
+def hostile_folder(test_images, tmp_path_factory):
+    """Two good images around a decompression bomb, a 40000x1 strip (its
+    short edge resized to 72 would make 2,880,000x72 pixels), a broken
+    and a looping link, and a link back to the folder itself."""
+    folder = tmp_path_factory.mktemp('hostile')
+    shutil.copy(test_images['color'], folder / 'a_first.jpg')
+    _png_bomb(folder / 'b_bomb.png', 12000)
+    assert cv2.imwrite(str(folder / 'c_strip.png'),
+                       np.full((1, 40000, 3), 200, np.uint8))
+    (folder / 'd_broken.jpg').symlink_to('nowhere.jpg')
+    (folder / 'e_loop.jpg').symlink_to('e_loop.jpg')
+    shutil.copy(test_images['color'], folder / 'f_last.jpg')
+    (folder / 'sub').symlink_to('.')
+    return folder
+
+
+def test_one_bad_image_never_stops_the_folder(vis_cam, tiny_resnet,
+                                              hostile_folder, tmp_path,
+                                              capsys):
+    config, checkpoint = tiny_resnet
+    out = tmp_path / 'cams'
+    code = vis_cam.main([
+        str(hostile_folder),
+        str(config),
+        str(checkpoint), '--save-path',
+        str(out), '--batch-size', '3'
+    ])
+    stdout, err = capsys.readouterr()
+    assert code == 1
+    errors = err.strip().splitlines()
+    assert len(errors) == 5, err
+    assert "b_bomb.png' is 12000x12000 = 144,000,000 pixels, over the " \
+        'limit of 89,478,485' in errors[0]
+    assert "image after ResizeEdge '" in errors[1]
+    assert "c_strip.png' is 2880000x72 = 207,360,000 pixels" in errors[1]
+    assert "d_broken.jpg' is a broken symbolic link" in errors[2]
+    assert "e_loop.jpg'" in errors[3] and 'symbolic links' in errors[3]
+    assert errors[-1] == 'error: 4 of 6 image(s) failed'
+    assert sorted(p.name.split('_gradcam')[0] for p in out.iterdir()) == [
+        'a_first', 'f_last'
+    ]
+    assert 'wrote 2 picture(s)' in stdout
+
+
+def test_recursive_glob_through_a_link_loop_explains_each_image_once(
+        vis_cam, tiny_resnet, hostile_folder, tmp_path, capsys):
+    config, checkpoint = tiny_resnet
+    code = vis_cam.main([
+        f'{hostile_folder}/**/*.jpg',
+        str(config),
+        str(checkpoint), '--save-path',
+        str(tmp_path / 'cams')
+    ])
+    stdout, err = capsys.readouterr()
+    assert code == 1
+    assert [line.split(':')[0] for line in stdout.splitlines()
+            if line.endswith(tuple('0123456789'))
+            and '.jpg:' in line] == ['a_first.jpg', 'f_last.jpg']
+    assert err.strip().splitlines()[-1] == 'error: 2 of 4 image(s) failed'
+
+
+def test_the_pixel_limit_can_be_raised(vis_cam, tiny_resnet, test_images,
+                                       tmp_path, capsys):
+    config, checkpoint = tiny_resnet
+    args = [str(test_images['color']), str(config), str(checkpoint)]
+    assert vis_cam.main(
+        [*args, '--save-path',
+         str(tmp_path / 'a.png'), '--max-pixels', '5000']) == 1
+    assert 'is 100x80 = 8,000 pixels, over the limit of 5,000' in \
+        capsys.readouterr().err
+    assert vis_cam.main(
+        [*args, '--save-path',
+         str(tmp_path / 'UP.JPG'), '--max-pixels', '0']) == 0
+    assert f"wrote 1 picture(s) to {tmp_path / 'UP.JPG'}" in \
+        capsys.readouterr().out
+
+
+def test_help_states_the_default_pixel_limit(vis_cam):
+    from mmcam.utils.image_loading import DEFAULT_MAX_PIXELS
+    assert vis_cam.DEFAULT_MAX_PIXELS == DEFAULT_MAX_PIXELS
+
+
+def test_argument_errors_exit_2_other_errors_exit_1(vis_cam, tiny_resnet,
+                                                    tmp_path, capsys):
+    config, checkpoint = tiny_resnet
+    with pytest.raises(SystemExit) as stop:
+        vis_cam.main(['img.jpg', str(config), str(checkpoint), '--topk',
+                      'x'])
+    assert stop.value.code == 2
+    assert vis_cam.main([
+        str(tmp_path / 'nope.jpg'),
+        str(config),
+        str(checkpoint), '--save-path',
+        str(tmp_path)
+    ]) == 1
+    capsys.readouterr()

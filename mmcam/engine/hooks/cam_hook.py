@@ -13,7 +13,7 @@ from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
 from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
                               GroundTruthRegion)
-from mmcam.utils import class_name
+from mmcam.utils import class_name, one_line
 from mmcam.visualization import CAMVisualizer, save_picture
 
 _PHASES = ('val', 'test')
@@ -38,21 +38,26 @@ class CAMHook(Hook):
         custom_imports = dict(imports=['mmcam'], allow_failed_imports=False)
         custom_hooks = [dict(type='CAMHook', method='GradCAM', interval=100)]
 
-    - Samples are chosen by their dataset index (``sample_idx`` in the data
-      sample's metainfo), so runs on any number of processes explain the
-      same samples. Repeats that ``DefaultSampler`` adds to even out the
-      processes are skipped: every sample is drawn exactly once.
+    - Samples are chosen and named by their index into the loop's dataset
+      (read from its ``DefaultSampler``, shuffled or not), so runs on any
+      number of processes explain the same samples, and the samples of a
+      ``ConcatDataset`` or ``RepeatDataset`` (whose ``sample_idx`` restarts
+      in each part) all keep their own pictures. Repeats that
+      ``DefaultSampler`` adds to even out the processes are skipped: every
+      sample is drawn exactly once.
     - With ``out_dir``, every process writes its own pictures to
-      ``out_dir/<phase>/<sample_idx>_<method>_<category>.png``, where
+      ``out_dir/<phase>/<dataset index>_<method>_<category>.png``, where
       ``<phase>`` is ``test``, ``val_epoch_<n>`` or ``val_iter_<n>``.
       Otherwise the pictures are gathered on the first process at the end
       of the epoch and passed to the runner visualizer's ``add_image``, so
       they reach its vis backends (local files, TensorBoard, W&B) with the
       epoch (or iteration) as step.
-    - A bad setting (unknown method or target layer) raises
-      :class:`~mmcam.cam.CAMError` when the hook is built or the run
-      starts. A heatmap that fails during the run (out of memory, an odd
-      sample) is logged as a warning naming the sample; the run goes on.
+    - A bad setting raises :class:`~mmcam.cam.CAMError` when the hook is
+      built or the run starts: an unknown method or target layer, a target
+      layer without a spatial output (the neck), a class id or ``topk``
+      outside the head's classes, a bad ``draw_cfg``. A heatmap that fails
+      during the run (out of memory, an odd sample) or comes out NaN is
+      logged as a warning naming the sample; the run goes on.
 
     Args:
         method (str): CAM method, e.g. ``'GradCAM'``, ``'LayerCAM'``.
@@ -156,16 +161,36 @@ class CAMHook(Hook):
         self.engine: Optional[CAMEngine] = None
         self.drawer: Optional[CAMVisualizer] = None
         self._position = 0  # samples this process has seen in the loop
+        # This process's dataset indices in loop order, or None when the
+        # sampler cannot tell them (then the loop is taken as sequential).
+        self._indices: Optional[List[int]] = None
         self._pending: List[Tuple[int, str, np.ndarray, int]] = []
 
     # ------------------------------------------------------------------
     # Set-up: report configuration mistakes when the run starts.
     # ------------------------------------------------------------------
     def before_run(self, runner) -> None:
-        """Build the engine, which resolves explicit target layers."""
+        """Build the engine and check the settings with a dry forward pass
+        on the shape of the loop's first sample."""
         if self.enable:
             self._build(runner)
+            self.engine.check_settings(self._input_shape(runner))
             self._check_ground_truth(runner)
+
+    def _input_shape(self, runner) -> Tuple[int, ...]:
+        """``(1, C, H, W)`` of a network input of the first loop this hook
+        draws in (already built when the run starts)."""
+        from mmcam.cam.engine import DEFAULT_INPUT_SHAPE
+        for phase in self.phases:
+            loop = getattr(runner, f'_{phase}_loop', None)
+            if not isinstance(loop, BaseLoop):
+                continue
+            try:
+                inputs = loop.dataloader.dataset[0]['inputs']
+                return (1, *inputs.shape[-3:])
+            except Exception:  # noqa: BLE001  (the loop itself will tell)
+                break
+        return DEFAULT_INPUT_SHAPE
 
     def _build(self, runner) -> None:
         if self.engine is None:
@@ -184,12 +209,16 @@ class CAMHook(Hook):
                 # does not replace the runner's visualizer as mmengine's
                 # "current" instance. It only draws; pictures still go to
                 # the runner visualizer's backends.
-                self.drawer = CAMVisualizer(
-                    name=f'cam_hook_drawer_{id(self)}',
-                    **{
-                        'min_size': 224,
-                        **(self.draw_cfg or {})
-                    })
+                try:
+                    self.drawer = CAMVisualizer(
+                        name=f'cam_hook_drawer_{id(self)}',
+                        **{
+                            'min_size': 224,
+                            **(self.draw_cfg or {})
+                        })
+                except (TypeError, ValueError) as error:
+                    raise CAMError(f'CAMHook draw_cfg {self.draw_cfg!r}: '
+                                   f'{one_line(error)}') from None
 
     def before_val_epoch(self, runner) -> None:
         self._start_epoch(runner, 'val')
@@ -202,8 +231,9 @@ class CAMHook(Hook):
         self._pending = []
         if self._active(phase):
             self._build(runner)
+            loop = runner.val_loop if phase == 'val' else runner.test_loop
+            self._indices = _sampler_indices(loop.dataloader)
             if self.quality is not None:
-                loop = runner.val_loop if phase == 'val' else runner.test_loop
                 self._metric = CAMMetric.attach_to(loop.evaluator)
 
     def _active(self, phase: str) -> bool:
@@ -273,16 +303,18 @@ class CAMHook(Hook):
         """``(index in batch, dataset index)`` of the samples to explain."""
         rank, world_size = get_dist_info()
         chosen = []
-        for i, data_sample in enumerate(data_samples):
+        for i in range(len(data_samples)):
             # DefaultSampler deals indices round-robin: this process's n-th
             # sample is the (rank + n * world_size)-th overall. Positions
             # past the dataset's end are repeats that even out processes.
-            position = rank + (first_position + i) * world_size
+            n = first_position + i
+            position = rank + n * world_size
             if position >= dataset_size:
                 continue
-            sample_idx = data_sample.metainfo.get('sample_idx', position)
-            if int(sample_idx) % self.interval == 0:
-                chosen.append((i, int(sample_idx)))
+            index = self._indices[n] if self._indices is not None and \
+                n < len(self._indices) else position
+            if index % self.interval == 0:
+                chosen.append((i, index))
         return chosen
 
     @staticmethod
@@ -406,7 +438,7 @@ class CAMHook(Hook):
 
     def _draw(self, runner, phase: str, phase_name: str, step: int,
               data_batch: dict, sample: tuple, result, dataset) -> None:
-        row, sample_idx = sample
+        row, dataset_index = sample
         heatmaps, categories, scores = result
         image = self._network_input_image(runner, data_batch['inputs'][row])
         # The preprocessor pads at the bottom and right; drop the padding.
@@ -420,10 +452,18 @@ class CAMHook(Hook):
         gt = _ground_truth([data_sample])
         original_label = (f'gt: {class_name(classes, gt[0])}'
                           if gt is not None else 'input')
+        if not np.isfinite(heatmaps).all():
+            # The method divided by zero (a constant or empty activation);
+            # the picture shows the image with no overlay.
+            path = data_sample.metainfo.get('img_path')
+            runner.logger.warning(
+                f'CAMHook: the {self.engine.method.name} heatmap of {phase} '
+                f'sample {dataset_index}{f" ({path})" if path else ""} is '
+                'not a number (NaN) in places; drawn without overlay there')
         picture = self.drawer.draw_cam(
             image, heatmaps, labels, original_label=original_label)
 
-        file_stem = f'{sample_idx}_{self.engine.method.name}_' \
+        file_stem = f'{dataset_index}_{self.engine.method.name}_' \
                     f'{self._category_tag()}'
         if self.out_dir is not None:
             out_dir = osp.join(runner.work_dir, self.out_dir)
@@ -431,7 +471,7 @@ class CAMHook(Hook):
                          osp.join(out_dir, phase_name, f'{file_stem}.png'))
         else:
             self._pending.append(
-                (sample_idx, f'cam_{phase}_{file_stem}', picture, step))
+                (dataset_index, f'cam_{phase}_{file_stem}', picture, step))
 
     @staticmethod
     def _network_input_image(runner, image: torch.Tensor) -> np.ndarray:
@@ -466,12 +506,12 @@ class CAMHook(Hook):
     @staticmethod
     def _warn(runner, phase: str, data_batch: dict, sample: Tuple[int, int],
               error: Exception) -> None:
-        row, sample_idx = sample
+        row, dataset_index = sample
         path = data_batch['data_samples'][row].metainfo.get('img_path')
         where = f' ({path})' if path else ''
         message = str(error).strip().splitlines()
         runner.logger.warning(
-            f'CAMHook: no heatmap for {phase} sample {sample_idx}{where}: '
+            f'CAMHook: no heatmap for {phase} sample {dataset_index}{where}: '
             f'{type(error).__name__}: {message[0] if message else ""}')
 
     # ------------------------------------------------------------------
@@ -513,3 +553,19 @@ def _ground_truth(data_samples) -> Optional[List[int]]:
             return None
         labels.append(int(label[0]))
     return labels
+
+
+def _sampler_indices(dataloader) -> Optional[List[int]]:
+    """The dataset indices this process gets, in loop order, when the
+    dataloader's sampler can tell them: mmengine's ``DefaultSampler``
+    (shuffled or not) and torch's sequential sampler give the same order
+    each time they are iterated within an epoch."""
+    from mmengine.dataset import DefaultSampler
+    from torch.utils.data import BatchSampler, SequentialSampler
+    sampler = getattr(dataloader, 'sampler', None)
+    batch_sampler = getattr(dataloader, 'batch_sampler', None)
+    if batch_sampler is not None and type(batch_sampler) is not BatchSampler:
+        return None  # batches in an order of their own
+    if isinstance(sampler, (DefaultSampler, SequentialSampler)):
+        return [int(i) for i in sampler]
+    return None
