@@ -206,12 +206,10 @@ class CAMQuality:
             return list(self.names)
         missing = [n for n in self.names if n in LOCALISATION_METRICS]
         if missing and self.named_explicitly:
-            available = [n for n in self.names if n not in missing
-                         ] or list(FAITHFULNESS_METRICS)
             raise CAMError(
                 f'metric {missing[0]!r} needs ground-truth regions '
                 '(gt_bboxes or gt_mask), and none were given; available '
-                f'without them: {", ".join(available)}')
+                f'without them: {", ".join(FAITHFULNESS_METRICS)}')
         return [n for n in self.names if n not in LOCALISATION_METRICS]
 
     def __call__(
