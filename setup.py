@@ -23,7 +23,9 @@ install_requires = [
     'mmpretrain>=1.2.0,<1.3',
     'mmcv-lite>=2.0.0,<2.4.0',
     'grad-cam>=1.5.0,<1.6',
-    'opencv-python-headless',
+    # mmengine already depends on opencv-python; asking for the headless
+    # wheel as well installed two wheels writing the same cv2 package.
+    'opencv-python',
     'numpy',
     'tqdm',
 ]

@@ -7,9 +7,12 @@ registries, so
 ``custom_imports = dict(imports=['mmcam'])`` is all a config needs.
 """
 from . import compat
+from .library_noise import silence_library_warnings
 from .version import __version__
 
 compat.apply_all()
+# Before mmcv and torch's data loading get the chance to warn.
+silence_library_warnings()
 
 from .visualization import CAMVisualizer  # noqa: E402  (registers it)
 from .apis import CAMInferencer  # noqa: E402

@@ -183,8 +183,8 @@ def safe_torch_load(f, map_location=None, **kwargs):
             kwargs.pop('pickle_module', None) is not None:
         raise pickle.UnpicklingError(
             'mmcam loads checkpoints with weights_only=True only')
-    return torch.load(f, map_location=map_location, weights_only=True,
-                      **kwargs)
+    return torch.load(
+        f, map_location=map_location, weights_only=True, **kwargs)
 
 
 def safe_load_url(url: str,

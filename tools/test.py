@@ -21,10 +21,9 @@ import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
 from mmcam.cam import CAMError
 from mmcam.engine.runner_config import (add_runner_arguments,
                                         apply_runner_arguments, build_loops,
-                                        build_runner,
-                                        check_checkpoint_fits, check_writable,
-                                        close_distributed, load_runner_config,
-                                        merge_cfg_options,
+                                        build_runner, check_checkpoint_fits,
+                                        check_writable, close_distributed,
+                                        load_runner_config, merge_cfg_options,
                                         read_runner_checkpoint,
                                         set_default_dataloader_args)
 

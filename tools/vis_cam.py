@@ -6,15 +6,10 @@ of MMPretrain's ``tools/visualization/vis_cam.py`` (plus ``--topk``,
 ``--save-raw`` and ``--batch-size``), runs the inferencer and reports bad
 input as one line ``error: ...`` with a non-zero exit code.
 
-Examples::
-
-    python tools/vis_cam.py cat.jpg CONFIG CHECKPOINT --save-path cam.png
-    python tools/vis_cam.py 'photos/*.jpg' CONFIG CHECKPOINT \\
-        --method GradCAM++ --topk 3 --save-path cams/ --save-raw
-    python tools/vis_cam.py cat.jpg CONFIG CHECKPOINT --preview-model
+Examples: see ``EXAMPLES`` below, the end of ``--help``.
 """
 import argparse
-import os
+import importlib.util
 import os.path as osp
 import sys
 from pathlib import Path
@@ -24,9 +19,47 @@ PICTURE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 # repeated so that --help does not import torch.
 DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 TOP_PREDICTIONS = 5
-# matplotlib backends that cannot open a window.
-NON_INTERACTIVE_BACKENDS = ('agg', 'pdf', 'ps', 'svg', 'cairo', 'template',
-                            'pgf')
+
+EXAMPLES = """\
+examples:
+  # one photo, the predicted class, written to this file
+  python tools/vis_cam.py cat.jpg CONFIG CHECKPOINT --save-path cam.png
+  # a folder: the 3 likeliest classes with GradCAM++, heatmaps as .npy too
+  python tools/vis_cam.py photos/ CONFIG CHECKPOINT --method GradCAM++ \\
+      --topk 3 --save-path cams/ --save-raw
+  # a model-zoo model by name, its checkpoint from a URL (needs network)
+  python tools/vis_cam.py cat.jpg resnet50_8xb32_in1k https://.../x.pth \\
+      --save-path cam.png
+  # the layer names --target-layers accepts, then exit
+  python tools/vis_cam.py cat.jpg CONFIG CHECKPOINT --preview-model
+  # every method with its family
+  python tools/vis_cam.py --list-methods
+"""
+
+
+def method_names_module():
+    """:mod:`mmcam.cam.method_names`, read from its file without importing
+    mmcam (which loads torch and takes seconds), so that ``--help`` and
+    ``--list-methods`` answer at once."""
+    package = importlib.util.find_spec('mmcam')
+    path = osp.join(osp.dirname(package.origin), 'cam', 'method_names.py')
+    spec = importlib.util.spec_from_file_location('_mmcam_method_names', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ListMethodsAction(argparse.Action):
+    """``--list-methods``: print every method and exit, before the other
+    arguments are checked (as ``--version`` does)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(method_names_module().method_listing())
+        parser.exit(0)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -42,14 +75,26 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    names = method_names_module()
     parser = OneLineParser(
-        description='Visualize class activation maps (CAM) of images.')
+        description='Visualize class activation maps (CAM) of images.',
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         'img',
         help='Image file, folder of images, or glob pattern '
         "(quote it: 'photos/*.jpg')")
-    parser.add_argument('config', help='Config file')
+    parser.add_argument(
+        'config',
+        help='Config file, a config inside mmpretrain '
+        '(mmpretrain::resnet/resnet50_8xb32_in1k.py) or an mmpretrain '
+        'model name (resnet50_8xb32_in1k, see mmpretrain.list_models)')
     parser.add_argument('checkpoint', help='Checkpoint file or URL')
+    parser.add_argument(
+        '--list-methods',
+        action=ListMethodsAction,
+        help='Print every CAM method with its family and exit (no other '
+        'argument needed).')
     parser.add_argument(
         '--target-layers',
         default=[],
@@ -67,9 +112,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--method',
         default='GradCAM',
-        help='CAM method, case-insensitive: GradCAM, GradCAM++, XGradCAM, '
-        'EigenCAM, EigenGradCAM, LayerCAM, HiResCAM, ScoreCAM, AblationCAM, '
-        'FullGrad, ... Defaults to GradCAM.')
+        help='CAM method, case-insensitive: '
+        f'{", ".join(name for name, _ in names.METHOD_FAMILIES)} '
+        '(GradCAM++ = GradCAMPlusPlus). Defaults to GradCAM.')
     parser.add_argument(
         '--target-category',
         default=[],
@@ -107,7 +152,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=1,
         help='Images per forward pass. Defaults to 1.')
     parser.add_argument(
-        '--device', default='cpu', help='Device, e.g. cpu or cuda:0.')
+        '--device',
+        default='cpu',
+        help='Device, e.g. cpu, cuda or cuda:0. Defaults to cpu.')
     parser.add_argument(
         '--max-pixels',
         type=int,
@@ -161,25 +208,6 @@ def parse_cfg_options(pairs):
     return namespace.cfg_options
 
 
-def has_display() -> bool:
-    if sys.platform in ('win32', 'darwin'):
-        return True
-    return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
-
-
-def check_window_possible() -> None:
-    """Fail before any work when pictures are to be shown but cannot."""
-    from mmcam.cam import CAMError
-    hint = 'pass --save-path FILE_OR_FOLDER to write the pictures instead'
-    if not has_display():
-        raise CAMError(f'no display to show the pictures on; {hint}')
-    import matplotlib
-    backend = matplotlib.get_backend().lower()
-    if any(backend.startswith(b) for b in NON_INTERACTIVE_BACKENDS):
-        raise CAMError(f'matplotlib backend {backend!r} cannot open a '
-                       f'window; {hint}')
-
-
 def print_layers(inferencer, image) -> None:
     # An unreadable image raises here: shapes for another size would be
     # the wrong answer.
@@ -230,8 +258,7 @@ def metric_arguments(args) -> dict:
     if args.metrics is None:
         return {}
     return dict(
-        metrics=args.metrics or True,
-        metric_cfg=dict(steps=args.metric_steps))
+        metrics=args.metrics or True, metric_cfg=dict(steps=args.metric_steps))
 
 
 def describe_metrics(metrics: dict) -> str:
@@ -252,6 +279,7 @@ def run(args) -> int:
     from mmcam.apis import CAMInferencer
     from mmcam.cam import CAMError
     from mmcam.utils import collect_images
+    from mmcam.visualization import check_can_show
 
     # Models log their structure at INFO while being built (timm backbones
     # list every stage); the tool's output is the predictions.
@@ -266,7 +294,8 @@ def run(args) -> int:
     if missing and len(images) == 1:
         raise CAMError(f'image {missing[0]!r} does not exist')
     if not args.preview_model and args.save_path is None:
-        check_window_possible()
+        check_can_show('pass --save-path FILE_OR_FOLDER to write the '
+                       'pictures instead')
 
     inferencer = CAMInferencer(
         args.config,
@@ -295,6 +324,14 @@ def run(args) -> int:
     else:
         output = dict(show=True)
 
+    # The inferencer draws a progress bar on stderr when it is a
+    # terminal; tqdm.write keeps each line whole, above the bar.
+    from tqdm import tqdm
+
+    def say(text: str, file=sys.stdout) -> None:
+        tqdm.write(text, file=file)
+        file.flush()
+
     failed = written = 0
     first = True
     measured = {}
@@ -303,28 +340,26 @@ def run(args) -> int:
             **output):
         if 'error' in result:
             failed += 1
-            print(f'error: {result["error"]}', file=sys.stderr, flush=True)
+            say(f'error: {result["error"]}', file=sys.stderr)
             continue
         if first:
-            print(f'{result["method"]} at '
-                  f'{", ".join(result["target_layers"])}')
+            say(f'{result["method"]} at '
+                f'{", ".join(result["target_layers"])}')
             if result['note']:
-                print(f'note: {result["note"]}')
+                say(f'note: {result["note"]}')
             first = False
-        print(
+        say(
             describe(result, inferencer) +
-            describe_metrics(result.get('metrics')),
-            flush=True)
+            describe_metrics(result.get('metrics')))
         for name, values in result.get('metrics', {}).items():
             measured.setdefault(name, []).extend(values)
-        written += sum(
-            f.lower().endswith(PICTURE_SUFFIXES)
-            for f in result.get('out_files', []))
+        written += sum(f.lower().endswith(PICTURE_SUFFIXES)
+                       for f in result.get('out_files', []))
     if measured and len(images) > 1:
         means = ', '.join(f'{name} {np.nanmean(values):.3f}'
                           for name, values in measured.items())
         count = len(next(iter(measured.values())))
-        print(f'mean over {count} heatmap(s): {means}')
+        say(f'mean over {count} heatmap(s): {means}')
     if args.save_path is not None and written:
         print(f'wrote {written} picture(s) to {args.save_path}')
     if failed and len(images) > 1:
@@ -338,9 +373,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import warnings
 
+    from mmcam.library_noise import debugging
+
     # Library warnings (mmcv-lite's missing ops, deprecations) would
     # bury the tool's own output; problems are reported as errors.
-    warnings.filterwarnings('ignore')
+    if not debugging():
+        warnings.filterwarnings('ignore')
     try:
         return run(args)
     except KeyboardInterrupt:
@@ -350,7 +388,7 @@ def main(argv=None) -> int:
         from mmcam.cam import CAMError
         message = ' '.join(str(error).split()) or type(error).__name__
         if not isinstance(error, CAMError):
-            if os.environ.get('MMCAM_DEBUG'):
+            if debugging():
                 raise
             message = (f'{type(error).__name__}: {message} (set '
                        'MMCAM_DEBUG=1 for the traceback)')

@@ -20,6 +20,7 @@ from ..cam import CAMEngine, CAMError, CAMSettings, LayerRecord
 from ..cam.settings import TargetCategory
 from ..evaluation import CAMQuality, GroundTruthRegion
 from ..evaluation.cam_quality import MetricsArg
+from ..library_noise import quiet_model_building
 from ..utils import (InputGeometry, InvertiblePipeline, class_name,
                      collect_images, load_checkpoint_strictly, one_line,
                      read_image, resolve_class_names)
@@ -277,7 +278,8 @@ class CAMInferencer(BaseInferencer):
         # config asks for.
         model_cfg.pop('pretrained', None)
         try:
-            with DefaultScope.overwrite_default_scope('mmpretrain'):
+            with DefaultScope.overwrite_default_scope('mmpretrain'), \
+                    quiet_model_building():
                 model = MODELS.build(model_cfg)
         except Exception as error:
             raise CAMError('could not build the model of the config: '
@@ -395,7 +397,10 @@ class CAMInferencer(BaseInferencer):
             on_bad_image (str): ``'raise'`` (default) stops at the first
                 missing or unreadable image; ``'report'`` gives a result
                 ``{'img_path': ..., 'error': message}`` for it and goes on.
-            show (bool): Show each picture in a window. Defaults to False.
+            show (bool): Show each picture in a window, or in the cell
+                with a notebook's inline backend. Without either, raises
+                :class:`~mmcam.cam.CAMError` before any work. Defaults to
+                False.
             wait_time (float): Seconds each window stays (0: until a key
                 is pressed). Defaults to 0.
             show_dir (str, optional): Write pictures to this folder, named
@@ -458,6 +463,10 @@ class CAMInferencer(BaseInferencer):
                            f'{batch_size!r}')
         images = collect_images(inputs)
         self._check_metric_arguments(len(images), **forward_kwargs)
+        if visualize_kwargs.get('show'):
+            from ..visualization import check_can_show
+            check_can_show('use show_dir=FOLDER or out_file=FILE to write '
+                           'the pictures instead')
         if visualize_kwargs.get('out_file'):
             pictures = len(images) * self.categories_per_image(
                 **forward_kwargs)
@@ -749,21 +758,22 @@ class CAMInferencer(BaseInferencer):
                      show_dir: Optional[str], out_file: Optional[str],
                      save_raw: bool) -> dict:
         """The pictures of one sample, drawn, written and shown."""
-        from ..visualization import save_picture
+        from ..visualization import save_picture, show_picture
         prediction = sample.prediction
         if prediction['heatmaps'] is not None:
             canvas = sample.image[..., ::-1]
             heatmaps = prediction['heatmaps']
             outside = ~sample.geometry.region_mask()
         else:
-            canvas = sample.packed['inputs'].numpy().transpose(
-                1, 2, 0)[..., ::-1]
+            canvas = sample.packed['inputs'].numpy().transpose(1, 2,
+                                                               0)[..., ::-1]
             heatmaps = prediction['input_heatmaps']
             outside = None
         pictures, files = [], []
-        for heatmap, category, score, name in zip(
-                heatmaps, prediction['categories'], prediction['scores'],
-                prediction['class_names']):
+        for heatmap, category, score, name in zip(heatmaps,
+                                                  prediction['categories'],
+                                                  prediction['scores'],
+                                                  prediction['class_names']):
             # NaN leaves the image as it is where the network saw
             # nothing, instead of painting it the colour of 0.
             shown = heatmap if outside is None else np.where(
@@ -787,10 +797,8 @@ class CAMInferencer(BaseInferencer):
                     np.save(raw_file, heatmap.astype(np.float32))
                     files.append(raw_file)
             if show:
-                self.cam_visualizer.show(
-                    picture,
-                    win_name=f'{sample.stem} {label}',
-                    wait_time=wait_time)
+                show_picture(picture, f'{sample.stem} {label}',
+                             self.cam_visualizer, wait_time)
             pictures.append(picture)
         return dict(pictures=pictures, out_files=files)
 

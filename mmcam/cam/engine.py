@@ -22,17 +22,15 @@ layer and class):
   module's mode and every parameter's ``requires_grad`` afterwards.
 """
 import contextlib
+import functools
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
 from mmengine.model import BaseModel, is_model_wrapper
-from pytorch_grad_cam.activations_and_gradients import ActivationsAndGradients
-from pytorch_grad_cam.utils.image import scale_cam_image
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .errors import CAMError
 from .feature_maps import (default_num_extra_tokens, first_tensor,
@@ -93,21 +91,32 @@ class ClassifierLogits(nn.Module):
         return None
 
 
-class _CopyingActivationsAndGradients(ActivationsAndGradients):
+@functools.lru_cache(maxsize=None)
+def _copying_recorder_class() -> type:
     """grad-cam's activation recorder, but the network continues on a copy
     of the target layer's output, so in-place operations after the layer
-    cannot change the recorded activation (on any device)."""
+    cannot change the recorded activation (on any device).
 
-    def save_activation(self, module, input, output):
-        super().save_activation(module, input, output)
-        return replace_first_tensor(output, first_tensor(output).clone())
+    Built on first use: importing grad-cam loads scikit-learn, scipy and
+    matplotlib, which runs that compute no heatmap never need.
+    """
+    from pytorch_grad_cam.activations_and_gradients import \
+        ActivationsAndGradients
 
-    def clear(self):
-        # grad-cam detaches the recorded tensors in place, which fails for
-        # views (ShapleyCAM keeps token gradients with their graph);
-        # dropping the references frees them as well.
-        self.activations = []
-        self.gradients = []
+    class CopyingActivationsAndGradients(ActivationsAndGradients):
+
+        def save_activation(self, module, input, output):
+            super().save_activation(module, input, output)
+            return replace_first_tensor(output, first_tensor(output).clone())
+
+        def clear(self):
+            # grad-cam detaches the recorded tensors in place, which fails
+            # for views (ShapleyCAM keeps token gradients with their
+            # graph); dropping the references frees them as well.
+            self.activations = []
+            self.gradients = []
+
+    return CopyingActivationsAndGradients
 
 
 @contextlib.contextmanager
@@ -233,8 +242,9 @@ class CAMEngine:
             self._layers = resolve_target_layers(self.model, names)
         return self._layers
 
-    def check_settings(
-            self, input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE) -> None:
+    def check_settings(self,
+                       input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE
+                       ) -> None:
         """Fail now on settings that could never give a heatmap, with one
         dry forward pass at ``input_shape`` (no gradients, no CAM).
 
@@ -255,8 +265,8 @@ class CAMEngine:
                     'output (--preview-model lists them)')
         if self.settings.target_category != 'gt':
             dummy = torch.zeros((1, *input_shape[-3:]),
-                            device=self.device,
-                            dtype=self.dtype)
+                                device=self.device,
+                                dtype=self.dtype)
             resolve_categories(
                 self.logits(dummy), self.settings.target_category,
                 self.settings.topk)
@@ -434,6 +444,9 @@ class CAMEngine:
     def _aggregate(self, inputs, layers, categories, activations, grads):
         """grad-cam's per-layer CAM, ReLU, rescale and layer averaging, on
         activations and gradients the engine recorded."""
+        from pytorch_grad_cam.utils.image import scale_cam_image
+        from pytorch_grad_cam.utils.model_targets import \
+            ClassifierOutputTarget
         method = self._grad_cam_object(layers)
         targets = [ClassifierOutputTarget(int(c)) for c in categories]
         size = (inputs.shape[-1], inputs.shape[-2])
@@ -482,11 +495,13 @@ class CAMEngine:
         (FullGrad: every bias and the input; ShapleyCAM: second order), so
         they run grad-cam's own ``forward``, with the in-place fix and
         frozen parameters."""
+        from pytorch_grad_cam.utils.model_targets import \
+            ClassifierOutputTarget
         method = self._build_grad_cam(layers)
         method.activations_and_grads.release()
         modules = [m for _, m in layers] if self.method.uses_target_layers \
             else method.target_layers
-        method.activations_and_grads = _CopyingActivationsAndGradients(
+        method.activations_and_grads = _copying_recorder_class()(
             method.model, modules, method.reshape_transform, method.detach)
         method.reshape_transform.input_hw[0] = inputs.shape[-2:]
         # ShapleyCAM differentiates twice; the fused attention kernels

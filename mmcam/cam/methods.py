@@ -1,25 +1,16 @@
 """The CAM methods mmcam supports, by name, and how each is computed.
 
-Methods come from pytorch-grad-cam. They fall into three families, which
-decide how :class:`~mmcam.cam.CAMEngine` runs them:
-
-- ``activation``: the heatmap needs only the target layer's activations
-  (EigenCAM, KPCA_CAM, FEM): one forward pass, no backward.
-- ``gradient``: it needs activations and d(score)/d(activation) (GradCAM and
-  its relatives): one forward and a backward that stops at the target layer.
-- ``perturbation``: the method runs the model on perturbed inputs or
-  activations (ScoreCAM, AblationCAM: batched in
-  :mod:`mmcam.cam.perturbation`, one pass for every class) or needs
-  gradients beyond the target layer (FullGrad, ShapleyCAM: grad-cam's own
-  ``forward``).
+Methods come from pytorch-grad-cam; their names and families are listed in
+:mod:`mmcam.cam.method_names`. grad-cam's classes are imported when a
+method is first run: importing grad-cam loads scikit-learn, scipy and
+matplotlib, which a run of another part of mmcam never needs.
 """
+import importlib
 from dataclasses import dataclass
-from typing import Dict, List, Type
-
-import pytorch_grad_cam as gc
+from typing import Dict, List
 
 from .errors import CAMError
-from .shapley_cam import ShapleyCAM
+from .method_names import ALIASES, METHOD_FAMILIES
 
 
 @dataclass(frozen=True)
@@ -28,44 +19,36 @@ class CAMMethod:
 
     Args:
         name (str): The canonical name, as grad-cam spells its class.
-        cam_class (type): grad-cam's class.
         family (str): ``'activation'``, ``'gradient'`` or ``'perturbation'``.
     """
     name: str
-    cam_class: Type[gc.base_cam.BaseCAM]
     family: str
+
+    @property
+    def cam_class(self) -> type:
+        """grad-cam's class of this method (imports grad-cam)."""
+        if self.name == 'ShapleyCAM':
+            # grad-cam's own fails on frozen models, on several target
+            # layers and on tokens; see mmcam.cam.shapley_cam.
+            from .shapley_cam import ShapleyCAM
+            return ShapleyCAM
+        return getattr(importlib.import_module('pytorch_grad_cam'), self.name)
 
     @property
     def uses_target_layers(self) -> bool:
         # FullGrad always uses every biased layer of the model.
-        return self.cam_class is not gc.FullGrad
+        return self.name != 'FullGrad'
 
 
 _METHODS: List[CAMMethod] = [
-    CAMMethod('GradCAM', gc.GradCAM, 'gradient'),
-    CAMMethod('GradCAMPlusPlus', gc.GradCAMPlusPlus, 'gradient'),
-    CAMMethod('XGradCAM', gc.XGradCAM, 'gradient'),
-    CAMMethod('EigenGradCAM', gc.EigenGradCAM, 'gradient'),
-    CAMMethod('LayerCAM', gc.LayerCAM, 'gradient'),
-    CAMMethod('HiResCAM', gc.HiResCAM, 'gradient'),
-    CAMMethod('GradCAMElementWise', gc.GradCAMElementWise, 'gradient'),
-    CAMMethod('RandomCAM', gc.RandomCAM, 'gradient'),
-    CAMMethod('EigenCAM', gc.EigenCAM, 'activation'),
-    CAMMethod('KPCA_CAM', gc.KPCA_CAM, 'activation'),
-    CAMMethod('FEM', gc.FEM, 'activation'),
-    CAMMethod('ScoreCAM', gc.ScoreCAM, 'perturbation'),
-    CAMMethod('AblationCAM', gc.AblationCAM, 'perturbation'),
-    CAMMethod('FullGrad', gc.FullGrad, 'perturbation'),
-    CAMMethod('ShapleyCAM', ShapleyCAM, 'perturbation'),
+    CAMMethod(name, family) for name, family in METHOD_FAMILIES
 ]
 
-# Lower-case lookup table. The aliases are those of MMPretrain's vis_cam.py
-# (``gradcam++``) plus spellings users type for the same methods.
+# Lower-case lookup table, aliases included.
 METHODS: Dict[str, CAMMethod] = {m.name.lower(): m for m in _METHODS}
 METHODS.update({
-    'gradcam++': METHODS['gradcamplusplus'],
-    'kpcacam': METHODS['kpca_cam'],
-    'kpca-cam': METHODS['kpca_cam'],
+    alias: METHODS[name.lower()]
+    for alias, name in ALIASES.items()
 })
 
 

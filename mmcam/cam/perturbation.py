@@ -26,7 +26,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from pytorch_grad_cam.utils.image import scale_cam_image
 
 from .errors import CAMError
 from .feature_maps import (first_tensor, is_channel_last, replace_first_tensor,
@@ -218,6 +217,7 @@ class PerturbationCAM:
         (or eigen projection), ReLU, rescale to the input size.
         ``(B, C, h, w)`` activations and ``(B, K, C)`` weights give
         ``(B, K, H, W)``."""
+        from pytorch_grad_cam.utils.image import scale_cam_image
         maps = []
         for k in range(weights.shape[1]):
             weighted = weights[:, k, :, None, None] * activations
@@ -262,6 +262,7 @@ def _normalized_masks(maps: torch.Tensor, size) -> torch.Tensor:
 def _average_layers(per_layer: List[np.ndarray]) -> np.ndarray:
     """grad-cam's ``aggregate_multi_layers`` for ``(B, K, H, W)`` maps of
     each layer: ReLU, mean over layers, rescale to [0, 1]."""
+    from pytorch_grad_cam.utils.image import scale_cam_image
     stacked = np.maximum(np.stack(per_layer, axis=2), 0)
     batch, num_k, _, height, width = stacked.shape
     mean = stacked.mean(axis=2).reshape(batch * num_k, height, width)

@@ -100,8 +100,9 @@ class CAMSettings:
         self.target_layers = _as_name_list(self.target_layers, 'target_layers')
         self.target_category = parse_target_category(self.target_category)
         if self.topk is not None:
-            if isinstance(self.topk, bool) or not isinstance(
-                    self.topk, int) or self.topk < 1:
+            if isinstance(
+                    self.topk,
+                    bool) or not isinstance(self.topk, int) or self.topk < 1:
                 raise CAMError(f'topk must be a positive integer, got '
                                f'{self.topk!r}')
             if isinstance(self.target_category, list):

@@ -44,8 +44,8 @@ class ShapleyCAM(gc.ShapleyCAM):
         if reshape is not None:
             activations = reshape(activations)
         activations = activations.detach().float().cpu().numpy()
-        weighted = weights.reshape(*weights.shape,
-                                   *[1] * (activations.ndim - 2)) * activations
+        weighted = weights.reshape(*weights.shape, *[1] *
+                                   (activations.ndim - 2)) * activations
         if eigen_smooth:
             return get_2d_projection(weighted)
         return weighted.sum(axis=1)

@@ -5,6 +5,7 @@ become one :class:`~mmcam.cam.CAMError` naming the bad value, which the
 tools print as one line.
 """
 import argparse
+import ast
 import os
 import os.path as osp
 from copy import deepcopy
@@ -27,23 +28,66 @@ CONFIG_ERRORS = (KeyError, TypeError, ValueError, AssertionError, ImportError,
                  OSError, SyntaxError, NameError)
 
 
+def literal_with_dicts(text: str):
+    """A Python literal in which ``dict(key=value)`` calls are allowed,
+    e.g. ``[dict(type='TensorboardVisBackend')]``.
+
+    mmengine's ``DictAction`` reads such a value as a list of strings, so
+    a config's ``vis_backends`` could not be replaced from the command
+    line. Only literals and ``dict`` calls with keyword arguments are
+    accepted; nothing is evaluated.
+
+    Raises:
+        ValueError: anything else.
+    """
+
+    def convert(node):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id == 'dict' and not node.args and all(
+                    k.arg is not None for k in node.keywords):
+            return {k.arg: convert(k.value) for k in node.keywords}
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = [convert(e) for e in node.elts]
+            return items if isinstance(node, ast.List) else tuple(items)
+        if isinstance(node, ast.Dict):
+            return {
+                convert(k): convert(v)
+                for k, v in zip(node.keys, node.values)
+            }
+        return ast.literal_eval(node)
+
+    return convert(ast.parse(text.strip(), mode='eval').body)
+
+
 class _CfgOptionsAction(DictAction):
     """mmengine's ``key=value`` parser, with a malformed item reported as
-    an argument error rather than a traceback."""
+    an argument error rather than a traceback, and values holding
+    ``dict(...)`` read as dicts (``visualizer.vis_backends="[dict(
+    type='TensorboardVisBackend')]"``)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
+        with_dicts = {}
+        plain = []
         for item in values:
             if '=' not in item:
                 parser.error(f'{option_string} expects key=value items, '
                              f'got {item!r}')
+            key, value = item.split('=', 1)
             try:
-                self._parse_iterable(item.split('=', 1)[1])
-            except (AssertionError, RecursionError, ValueError):
-                # DictAction reads lists, tuples and scalars, not dicts.
+                if 'dict(' in value:
+                    with_dicts[key] = literal_with_dicts(value)
+                    continue
+                self._parse_iterable(value)
+            except (AssertionError, RecursionError, ValueError, SyntaxError):
                 parser.error(f'{option_string}: cannot read the value of '
                              f'{item!r}; write one key=value per setting, '
-                             'e.g. custom_hooks.0.method=LayerCAM')
-        super().__call__(parser, namespace, values, option_string)
+                             'e.g. custom_hooks.0.method=LayerCAM, or a '
+                             "list of dicts as \"[dict(type='A'), ...]\"")
+            plain.append(item)
+        super().__call__(parser, namespace, plain, option_string)
+        options = getattr(namespace, self.dest, None) or {}
+        options.update(with_dicts)
+        setattr(namespace, self.dest, options)
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,13 +177,29 @@ def set_default_dataloader_args(cfg: Config,
     cfg[field] = dataloader
 
 
+def use_available_dist_backend(cfg: Config) -> None:
+    """``env_cfg.dist_cfg.backend='nccl'`` becomes ``'gloo'`` where torch
+    sees no GPU.
+
+    ``import mmcam`` already starts gloo there (see :mod:`mmcam.compat`);
+    writing it into the config makes the config the Runner logs say what
+    runs.
+    """
+    import torch
+    dist_cfg = (cfg.get('env_cfg') or {}).get('dist_cfg') or {}
+    if dist_cfg.get('backend') == 'nccl' and not torch.cuda.is_available():
+        cfg.env_cfg.dist_cfg.backend = 'gloo'
+
+
 def build_runner(cfg: Config) -> Runner:
-    """The Runner a config describes (``runner_type`` if it names one).
+    """The Runner a config describes (``runner_type`` if it names one),
+    with the distributed backend this machine can run.
 
     Raises:
         CAMError: a bad CAM setting, or a type or argument the registries
             do not know.
     """
+    use_available_dist_backend(cfg)
     try:
         if 'runner_type' in cfg:
             return RUNNERS.build(cfg)
@@ -216,8 +276,7 @@ def check_checkpoint_fits(model, checkpoint: dict, filename: str) -> None:
             shaped weights.
     """
     model = model.module if is_model_wrapper(model) else model
-    check_state_dict_fits(model, state_dict_of(checkpoint, filename),
-                          filename)
+    check_state_dict_fits(model, state_dict_of(checkpoint, filename), filename)
 
 
 def check_writable(path: str, what: str) -> None:

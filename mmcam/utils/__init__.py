@@ -13,7 +13,7 @@ from .pipeline_inversion import InvertiblePipeline
 __all__ = [
     'IMAGE_EXTENSIONS', 'InputGeometry', 'InvertiblePipeline',
     'check_state_dict_fits', 'class_name', 'collect_images', 'decode_image',
-    'download_checkpoint', 'read_checkpoint', 'state_dict_of',
-    'is_image_file', 'load_checkpoint_strictly', 'one_line', 'read_image',
+    'download_checkpoint', 'read_checkpoint', 'state_dict_of', 'is_image_file',
+    'load_checkpoint_strictly', 'one_line', 'read_image',
     'resolve_class_names', 'to_bgr_uint8'
 ]

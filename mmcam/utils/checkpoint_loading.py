@@ -42,8 +42,7 @@ def download_checkpoint(url: str) -> str:
     from torch.hub import download_url_to_file, get_dir
     folder = osp.join(get_dir(), 'checkpoints', 'mmcam')
     digest = hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]
-    cached = osp.join(folder,
-                      f'{digest}-{osp.basename(urlparse(url).path)}')
+    cached = osp.join(folder, f'{digest}-{osp.basename(urlparse(url).path)}')
     if not osp.isfile(cached):
         os.makedirs(folder, exist_ok=True)
         try:

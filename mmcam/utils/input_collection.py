@@ -33,8 +33,9 @@ def _is_candidate(path: str) -> bool:
 
 
 def _images_in_folder(folder: str) -> List[str]:
-    names = sorted(name for name in os.listdir(folder)
-                   if _is_candidate(osp.join(folder, name)))
+    names = sorted(
+        name for name in os.listdir(folder)
+        if _is_candidate(osp.join(folder, name)))
     if not names:
         raise CAMError(f'folder {folder!r} holds no images (looked for '
                        f'{", ".join(IMAGE_EXTENSIONS[:5])}, ...)')
@@ -66,8 +67,9 @@ def _expand(item) -> List[Union[str, np.ndarray]]:
         return _images_in_folder(path)
     if not osp.exists(path) and _GLOB_CHARACTERS & set(path):
         matches = _unique_files(
-            sorted(p for p in glob.glob(path, recursive=True)
-                   if osp.isfile(p) or osp.islink(p)))
+            sorted(
+                p for p in glob.glob(path, recursive=True)
+                if osp.isfile(p) or osp.islink(p)))
         if not matches:
             raise CAMError(f'no files match {path!r}')
         return matches

@@ -63,6 +63,19 @@ class CAMVisualizer(Visualizer):
         self.caption_inside = caption_inside
         self.min_size = max(0, int(min_size))
 
+    @property
+    def drawing_options(self) -> dict:
+        """The options that decide how pictures look, as keyword
+        arguments of this class, so another ``CAMVisualizer`` can draw
+        the same way."""
+        return dict(
+            colormap=self.colormap,
+            alpha=self.alpha,
+            show_original=self.show_original,
+            max_columns=self.max_columns,
+            caption_inside=self.caption_inside,
+            min_size=self.min_size)
+
     def draw_cam(self,
                  image: np.ndarray,
                  heatmaps: np.ndarray,

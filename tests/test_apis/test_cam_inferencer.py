@@ -133,6 +133,42 @@ def test_pictures_and_raw_heatmaps(resnet_inferencer, test_images, tmp_path):
             out_file=str(tmp_path / 'one.png'))
 
 
+def test_show_without_a_display_fails_before_any_work(resnet_inferencer,
+                                                      test_images,
+                                                      monkeypatch):
+    monkeypatch.delenv('DISPLAY', raising=False)
+    monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
+    with pytest.raises(
+            CAMError,
+            match='no display to show the pictures on; use show_dir='):
+        resnet_inferencer(str(test_images['color']), show=True)
+    # A display, but matplotlib's backend cannot open windows (Agg here).
+    monkeypatch.setenv('DISPLAY', ':0')
+    with pytest.raises(CAMError, match="backend 'agg' cannot open a window"):
+        resnet_inferencer(str(test_images['color']), show=True)
+
+
+def test_show_in_a_notebook_draws_into_the_cell(resnet_inferencer, test_images,
+                                                monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from mmcam.visualization import display
+    monkeypatch.delenv('DISPLAY', raising=False)
+    # Jupyter's inline backend, as matplotlib names it; figures are still
+    # drawn by Agg here, and plt.show() returns at once as inline's does.
+    monkeypatch.setattr(display, 'matplotlib_backend',
+                        lambda: 'module://matplotlib_inline.backend_inline')
+    plt.close('all')
+    try:
+        result = resnet_inferencer(str(test_images['color']), show=True)[0]
+        figures = [plt.figure(n) for n in plt.get_fignums()]
+        assert len(figures) == 2  # one per explained class (topk=2)
+        shown = figures[0].axes[0].images[0].get_array()
+        assert np.array_equal(shown, result['visualization'][0])
+    finally:
+        plt.close('all')
+
+
 def test_outside_the_crop_the_picture_is_the_image(resnet_inferencer,
                                                    test_images, tmp_path):
     out_file = tmp_path / 'one.png'
@@ -317,8 +353,9 @@ def test_model_names_and_configs(tiny_resnet):
         CAMInferencer(str(config), pretrained=False, device='cuda:7')
 
 
-def test_a_failing_image_in_a_batch_spares_the_others(
-        resnet_inferencer, test_images, tmp_path, monkeypatch):
+def test_a_failing_image_in_a_batch_spares_the_others(resnet_inferencer,
+                                                      test_images, tmp_path,
+                                                      monkeypatch):
     """The network (here: out of memory on the constant black image) and
     the drawing (here: a full disk for one file) fail for one image; with
     ``on_bad_image='report'`` the others are explained and written."""
@@ -360,9 +397,8 @@ def test_a_failing_image_in_a_batch_spares_the_others(
         on_bad_image='report',
         show_dir=str(tmp_path),
         target_category=1)
-    assert [r['img_path'] for r in results] == [
-        images[0], None, images[2], images[3]
-    ]
+    assert [r['img_path']
+            for r in results] == [images[0], None, images[2], images[3]]
     assert 'error' not in results[0] and 'error' not in results[3]
     assert results[1]['error'] == (
         "no heatmap for image 'array 1': MemoryError: out of memory")
@@ -377,8 +413,7 @@ def test_a_failing_image_in_a_batch_spares_the_others(
 
 @pytest.mark.parametrize('kwargs, message', [
     (dict(topk=True), 'topk must be a positive integer, got True'),
-    (dict(target_category=[281.9]),
-     'target category 281.9 is not a class id'),
+    (dict(target_category=[281.9]), 'target category 281.9 is not a class id'),
     (dict(target_category=True), 'target category True is not a class id'),
 ])
 def test_call_settings_are_validated(resnet_inferencer, test_images, kwargs,
@@ -389,7 +424,7 @@ def test_call_settings_are_validated(resnet_inferencer, test_images, kwargs,
 
 def test_classes_must_name_every_class(tiny_resnet):
     config, checkpoint = tiny_resnet
-    with pytest.raises(CAMError,
-                       match='classes has 2 name.s. but the head has 5'):
+    with pytest.raises(
+            CAMError, match='classes has 2 name.s. but the head has 5'):
         CAMInferencer(
             str(config), pretrained=str(checkpoint), classes=['a', 'b'])

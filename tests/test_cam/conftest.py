@@ -28,6 +28,16 @@ CLASSIFIERS = {
         backbone=dict(type='ResNet', depth=18),
         neck=_GAP,
         head=_linear_head(512)),
+    # ResNet-18 with 8 base channels (64 in its last stage): the same
+    # layers and in-place additions as 'resnet' at 1/64 of the compute, for
+    # tests that compare many maps with grad-cam's, and for ScoreCAM and
+    # AblationCAM (one forward pass per channel and image).
+    'narrow_resnet':
+    dict(
+        backbone=dict(
+            type='ResNet', depth=18, stem_channels=8, base_channels=8),
+        neck=_GAP,
+        head=_linear_head(64)),
     'mobilenet_v3':
     dict(
         backbone=dict(type='MobileNetV3', arch='small'),

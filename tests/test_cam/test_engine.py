@@ -109,7 +109,7 @@ def test_in_place_ops_after_target_layer_do_not_change_the_map(
         classifier, images):
     """A BasicBlock's last norm is followed by ``out += identity`` and an
     in-place ReLU; the map must be that of the norm's own output."""
-    model = classifier('resnet')
+    model = classifier('narrow_resnet')
     inputs = images(2, 64, 64)
     ours = CAMEngine(model, target_layers='backbone.layer4.1.bn2')(inputs)
 
@@ -162,7 +162,7 @@ def test_runs_under_no_grad_and_restores_state(classifier, images):
 
 
 def test_several_categories_equal_separate_calls(classifier, images):
-    model = classifier('resnet')
+    model = classifier('narrow_resnet')
     inputs = images(2, 64, 64)
     engine = CAMEngine(model, method='GradCAM++')
     together = engine(inputs, target_category=[1, 4, 7])
@@ -189,7 +189,7 @@ def test_category_checks(classifier, images):
 
 
 def test_smoothing_options(classifier, images):
-    model = classifier('resnet')
+    model = classifier('narrow_resnet')
     inputs = images(1, 64, 64)
     plain = CAMEngine(model, target_layers='backbone.layer4')(inputs)
     eigen = CAMEngine(
@@ -210,7 +210,7 @@ def test_smoothing_options(classifier, images):
 
 
 def test_several_target_layers_match_grad_cam(classifier, images):
-    model = classifier('resnet')
+    model = classifier('narrow_resnet')
     inputs = images(2, 64, 64)
     ours = CAMEngine(
         model, target_layers=['backbone.layer3', 'backbone.layer4'])(
@@ -245,16 +245,14 @@ def test_record_layers_lists_names_and_shapes(classifier):
     assert shapes['head.fc'] == (1, 10)
 
 
-def test_shapley_cam_at_layers_the_score_reaches_linearly(
-        classifier, images):
+def test_shapley_cam_at_layers_the_score_reaches_linearly(classifier, images):
     """With frozen parameters the gradient at ``layer4`` (pooling, then
     FC) is a constant without a graph; its Hessian term is 0, as for
     grad-cam's ShapleyCAM on a trainable model."""
     model = classifier('resnet')
     inputs = images(2, 64, 64)
     ours = CAMEngine(
-        model, method='ShapleyCAM', target_layers=['backbone.layer4'],
-        topk=2)(
+        model, method='ShapleyCAM', target_layers=['backbone.layer4'], topk=2)(
             inputs)
     theirs = grad_cam_maps('ShapleyCAM', model, ['backbone.layer4'], inputs,
                            ours.categories)

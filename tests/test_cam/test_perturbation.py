@@ -1,26 +1,17 @@
 """Batched ScoreCAM and AblationCAM give grad-cam's heatmaps."""
 import numpy as np
 import pytest
-import torch
 from grad_cam_reference import grad_cam_maps
 
 from mmcam.cam import CAMEngine
 from mmcam.cam.perturbation import PerturbationCAM
 
-# A ResNet-18 with 64 channels in its last stage: ScoreCAM and AblationCAM
-# run one forward pass per channel and image.
-NARROW_RESNET = dict(
-    type='ImageClassifier',
-    backbone=dict(type='ResNet', depth=18, stem_channels=8, base_channels=8),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(type='LinearClsHead', num_classes=10, in_channels=64))
 
-
-@pytest.fixture(scope='module')
-def narrow_resnet():
-    from mmpretrain.registry import MODELS
-    torch.manual_seed(0)
-    return MODELS.build(NARROW_RESNET).eval()
+@pytest.fixture
+def narrow_resnet(classifier):
+    """The session's ResNet-18 with 64 channels in its last stage:
+    ScoreCAM and AblationCAM run one forward pass per channel and image."""
+    return classifier('narrow_resnet')
 
 
 def _grad_cam(method,

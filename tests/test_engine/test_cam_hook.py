@@ -112,7 +112,10 @@ def test_tensorboard_backend_receives_the_pictures(tiny_cfg):
     tags = sorted(accumulator.Tags()['images'])
     assert tags == sorted(f'cam_test_{i}_GradCAM_pred' for i in every(3))
     image = accumulator.Images(tags[0])[0]
-    assert image.step == 0 and image.width >= 64
+    # The 32x32 input is enlarged to 224 px, as with any other visualizer:
+    # the original and one overlay side by side, captions above them.
+    assert image.step == 0
+    assert image.width >= 2 * 224 and image.height > 224
 
 
 def test_unknown_layer_is_reported_when_the_run_starts(tiny_cfg):
@@ -207,9 +210,8 @@ def _wrapped_test_set(cfg, wrapper):
     return dict(type='ClassBalancedDataset', dataset=inner, oversample_thr=1)
 
 
-@pytest.mark.parametrize('wrapper', [
-    'ConcatDataset', 'RepeatDataset', 'ClassBalancedDataset'
-])
+@pytest.mark.parametrize(
+    'wrapper', ['ConcatDataset', 'RepeatDataset', 'ClassBalancedDataset'])
 def test_wrapped_datasets_keep_every_sample_picture(tiny_cfg, tmp_path,
                                                     monkeypatch, wrapper):
     """Files are named by the index into the loop's dataset, not by the
@@ -221,10 +223,10 @@ def test_wrapped_datasets_keep_every_sample_picture(tiny_cfg, tmp_path,
     def record(hook, runner, phase, phase_name, step, data_batch, sample,
                result, dataset):
         row, index = sample
-        drawn.append((index,
-                      data_batch['data_samples'][row].metainfo['img_path']))
-        return original_draw(hook, runner, phase, phase_name, step,
-                             data_batch, sample, result, dataset)
+        drawn.append(
+            (index, data_batch['data_samples'][row].metainfo['img_path']))
+        return original_draw(hook, runner, phase, phase_name, step, data_batch,
+                             sample, result, dataset)
 
     monkeypatch.setattr(CAMHook, '_draw', record)
     out_dir = str(tmp_path / 'cams')
@@ -237,8 +239,9 @@ def test_wrapped_datasets_keep_every_sample_picture(tiny_cfg, tmp_path,
 
     dataset = runner.test_dataloader.dataset
     assert len(dataset) >= 18
-    assert _pictures(osp.join(out_dir, 'test')) == sorted(
-        f'{i}_GradCAM_pred.png' for i in range(len(dataset)))
+    assert _pictures(osp.join(out_dir,
+                              'test')) == sorted(f'{i}_GradCAM_pred.png'
+                                                 for i in range(len(dataset)))
     assert sorted(index for index, _ in drawn) == list(range(len(dataset)))
     for index, path in drawn:
         assert dataset[index]['data_samples'].img_path == path

@@ -97,8 +97,7 @@ def test_code_in_a_checkpoint_never_runs(checkpoints, run_tool, monkeypatch):
 
     message = run_tool('train', '--resume', checkpoints['evil'])
     assert 'posix.system' in message
-    message = run_tool(
-        'train', options=[f"load_from={checkpoints['evil']}"])
+    message = run_tool('train', options=[f"load_from={checkpoints['evil']}"])
     assert 'posix.system' in message
     assert not osp.exists(checkpoints['marker'])
 
@@ -122,8 +121,7 @@ def test_mmengine_loaders_keep_weights_only(checkpoints, monkeypatch,
     assert not osp.exists(checkpoints['marker'])
 
 
-def test_checkpoint_of_another_architecture_is_refused(
-        checkpoints, run_tool):
+def test_checkpoint_of_another_architecture_is_refused(checkpoints, run_tool):
     message = run_tool('test', checkpoints['other_arch'])
     assert message.startswith(
         f"error: checkpoint {checkpoints['other_arch']!r} does not fit "
@@ -136,8 +134,7 @@ def test_checkpoint_of_another_architecture_is_refused(
     ('text', 'neither a torch.save zip archive nor a pickle'),
     ('empty', 'is an empty file'),
 ])
-def test_files_that_are_not_checkpoints(checkpoints, run_tool, kind,
-                                        expected):
+def test_files_that_are_not_checkpoints(checkpoints, run_tool, kind, expected):
     message = run_tool('test', checkpoints[kind])
     assert message.startswith('error: ') and expected in message
     assert '\n' not in message
@@ -177,7 +174,9 @@ def test_unwritable_out_and_bad_option_types_fail_before_the_test(
     message = run_tool('test', checkpoints['good'], '--out', out)
     assert message.startswith(f'error: --out {out!r} cannot be written')
     message = run_tool(
-        'test', checkpoints['good'], options=['test_dataloader.batch_size=abc'])
+        'test',
+        checkpoints['good'],
+        options=['test_dataloader.batch_size=abc'])
     assert message == ('error: cannot build the test loop: batch_size '
                        'should be a positive integer value, but got '
                        'batch_size=abc')
@@ -186,7 +185,12 @@ def test_unwritable_out_and_bad_option_types_fail_before_the_test(
 def test_good_checkpoint_still_tests(checkpoints, run_tool, tmp_path):
     out = str(tmp_path / 'metrics.json')
     assert run_tool(
-        'test', checkpoints['good'], '--out', out, '--out-item', 'metrics',
+        'test',
+        checkpoints['good'],
+        '--out',
+        out,
+        '--out-item',
+        'metrics',
         options=['custom_hooks.0.enable=False']) is None
     assert 'accuracy/top1' in open(out).read()
 

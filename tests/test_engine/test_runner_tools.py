@@ -1,5 +1,7 @@
-"""tools/train.py, tools/test.py and the dist_*.sh launchers, run as a user
-runs them: in subprocesses, on 1 and 2 processes (gloo on the CPU)."""
+"""tools/train.py, tools/test.py and the dist_*.sh launchers: on 2
+processes (gloo on the CPU) in subprocesses, as a user runs them, once
+each; tools/test.py's argument handling also in this process."""
+import argparse
 import glob
 import json
 import os
@@ -13,8 +15,8 @@ import torch
 from runner_test_data import REPO, TINY_CONFIG, every
 
 from mmcam.cam import CAMError
-from mmcam.engine.runner_config import (build_runner, load_runner_config,
-                                        merge_cfg_options)
+from mmcam.engine.runner_config import (add_runner_arguments, build_runner,
+                                        load_runner_config, merge_cfg_options)
 
 
 def _env():
@@ -71,6 +73,10 @@ def trained(shapes_root, tmp_path_factory):
                             text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    # Library warnings stay out of the tools' output (MMCAM_DEBUG shows
+    # them).
+    for warning in ('MultiScaleDeformableAttention', "'pin_memory'"):
+        assert warning not in result.stderr
     return work_dir
 
 
@@ -81,11 +87,23 @@ def test_distributed_training_validates_with_cams(trained):
                                                      for i in every(3))
 
 
+@pytest.fixture(scope='module')
+def test_tool(load_tool):
+    """tools/test.py as a module: its ``main`` runs in this process, as
+    the two-process test below runs it in subprocesses."""
+    return load_tool(REPO / 'tools' / 'test.py')
+
+
+def _main(tool, monkeypatch, args):
+    monkeypatch.setattr(sys, 'argv', ['tools/test.py', *map(str, args)])
+    tool.main()
+
+
 def test_test_tool_loads_checkpoint_and_takes_cfg_options(
-        trained, shapes_root, tmp_path):
+        trained, shapes_root, tmp_path, test_tool, monkeypatch):
     out_dir = str(tmp_path / 'cams')
-    result = _run([
-        sys.executable, 'tools/test.py', TINY_CONFIG,
+    _main(test_tool, monkeypatch, [
+        TINY_CONFIG,
         osp.join(trained, 'epoch_1.pth'), '--work-dir',
         str(tmp_path), '--cfg-options', *_data_options(shapes_root),
         'custom_hooks.0.method=LayerCAM',
@@ -93,7 +111,6 @@ def test_test_tool_loads_checkpoint_and_takes_cfg_options(
         'custom_hooks.0.target_category=gt', 'custom_hooks.0.interval=2',
         f'custom_hooks.0.out_dir={out_dir}'
     ])
-    assert result.returncode == 0, result.stderr[-3000:]
     assert _names(osp.join(out_dir, 'test')) == sorted(f'{i}_LayerCAM_gt.png'
                                                        for i in every(2))
 
@@ -142,25 +159,38 @@ custom_hooks = [
         f'cam_test_{i}_EigenCAM_pred' for i in every(1))
     if not torch.cuda.is_available():
         assert records[0]['dist_backend'] == 'gloo'
+        # The config the Runner logs says so too.
+        log = ''.join(
+            open(p).read()
+            for p in glob.glob(osp.join(str(tmp_path), '*', '*.log')))
+        assert "backend='gloo'" in log and "backend='nccl'" not in log
+    # One line per loop and hook says where the pictures went.
+    output = result.stdout + result.stderr
+    count = len(expected)
+    assert f'CAMHook: {count} picture(s) of test went to ' \
+        f'{osp.join(out_dir, "test")}\n' in output
+    assert f'CAMHook: {count} picture(s) of test went to LocalVisBackend (' \
+        in output
+    for warning in ('MultiScaleDeformableAttention', "'pin_memory'"):
+        assert warning not in result.stderr
 
 
-def test_unknown_layer_is_one_line(trained, shapes_root, tmp_path):
+def test_unknown_layer_is_one_line(trained, shapes_root, tmp_path, test_tool,
+                                   monkeypatch):
     """Reported as the run starts; the hook's own tests cover the other
-    settings, which fail the same way."""
-    result = _run([
-        sys.executable, 'tools/test.py', TINY_CONFIG,
-        osp.join(trained, 'epoch_1.pth'), '--work-dir',
-        str(tmp_path), '--cfg-options', *_data_options(shapes_root),
-        "custom_hooks.0.target_layers=['backbone.layer9']"
-    ])
-    message = "error: unknown target layer 'backbone.layer9'; closest: "
-    assert result.returncode == 1
-    assert 'Traceback' not in result.stderr
-    errors = [
-        line for line in result.stderr.splitlines()
-        if line.startswith('error:')
-    ]
-    assert len(errors) == 1 and errors[0].startswith(message), result.stderr
+    settings, which fail the same way. The tool exits with the line as
+    its message, which Python prints to stderr with exit code 1."""
+    with pytest.raises(SystemExit) as exit_:
+        _main(test_tool, monkeypatch, [
+            TINY_CONFIG,
+            osp.join(trained, 'epoch_1.pth'), '--work-dir',
+            str(tmp_path), '--cfg-options', *_data_options(shapes_root),
+            "custom_hooks.0.target_layers=['backbone.layer9']"
+        ])
+    message = exit_.value.code
+    assert isinstance(message, str) and '\n' not in message
+    assert message.startswith(
+        "error: unknown target layer 'backbone.layer9'; closest: ")
 
 
 def test_config_and_option_mistakes_name_the_bad_value(tmp_path):
@@ -175,3 +205,61 @@ def test_config_and_option_mistakes_name_the_bad_value(tmp_path):
     cfg.work_dir = str(tmp_path)
     with pytest.raises(CAMError, match='NoSuchBackbone is not in the'):
         build_runner(cfg).model
+
+
+def test_export_is_the_same_on_one_and_two_processes(trained, shapes_root,
+                                                     tmp_path):
+    """An odd dataset (9 samples) in batches of 2: the same map files,
+    maps and index on 1 process and on 2 (torchrun, gloo)."""
+    import numpy as np
+
+    from mmcam.visualization.raw_maps import read_index
+    folders = {}
+    for processes in (1, 2):
+        out_dir = str(tmp_path / f'export_{processes}')
+        launch = [sys.executable, 'tools/test.py'] if processes == 1 else [
+            sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+            '2', '--master_port',
+            _free_port(), 'tools/test.py'
+        ]
+        result = _run([
+            *launch, TINY_CONFIG,
+            osp.join(trained, 'epoch_1.pth'), '--work-dir',
+            str(tmp_path / f'work_{processes}'), '--cfg-options',
+            *_data_options(shapes_root), 'test_dataloader.batch_size=2',
+            'custom_hooks.0.interval=1', 'custom_hooks.0.save_raw=True',
+            'custom_hooks.0.draw=False', f'custom_hooks.0.out_dir={out_dir}',
+            *(['--launcher', 'pytorch'] if processes == 2 else [])
+        ])
+        assert result.returncode == 0, result.stderr[-3000:]
+        folders[processes] = osp.join(out_dir, 'test')
+
+    one, two = (read_index(folders[n]) for n in (1, 2))
+    assert len(glob.glob(osp.join(folders[2], 'index_rank*.jsonl'))) == 2
+    assert [r['index'] for r in one] == list(range(9))
+    assert [r['file'] for r in one] == [r['file'] for r in two]
+    for a, b in zip(one, two):
+        assert a['categories'] == b['categories']
+        np.testing.assert_allclose(
+            np.load(osp.join(folders[1], a['file'])).astype(np.float32),
+            np.load(osp.join(folders[2], b['file'])).astype(np.float32),
+            atol=2e-3)
+
+
+def test_cfg_options_take_a_list_of_dicts():
+    """The README's TensorBoard recipe, given on the command line."""
+    parser = argparse.ArgumentParser()
+    add_runner_arguments(parser)
+    args = parser.parse_args([
+        '--cfg-options', 'visualizer.type=CAMVisualizer',
+        "visualizer.vis_backends=[dict(type='TensorboardVisBackend')]",
+        'custom_hooks.0.interval=2'
+    ])
+    cfg = merge_cfg_options(load_runner_config(TINY_CONFIG), args.cfg_options)
+    assert cfg.visualizer.type == 'CAMVisualizer'
+    assert cfg.visualizer.vis_backends == [dict(type='TensorboardVisBackend')]
+    assert cfg.custom_hooks[0].interval == 2
+    # Literals only: a call inside the dict is refused, never run.
+    with pytest.raises(SystemExit):
+        parser.parse_args(
+            ['--cfg-options', "a=[dict(b=__import__('os').getcwd())]"])

@@ -1,9 +1,11 @@
 """CAMHook: class activation maps of validation and test samples."""
+import hashlib
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from mmengine.dataset import DefaultSampler
 from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -13,10 +15,13 @@ from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
 from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
                               GroundTruthRegion)
-from mmcam.utils import class_name, one_line
+from mmcam.utils import InputGeometry, InvertiblePipeline, class_name, one_line
 from mmcam.visualization import CAMVisualizer, save_picture
+from mmcam.visualization.raw_maps import RawMapWriter, check_writable_folder
 
 _PHASES = ('val', 'test')
+# Iterations between hand-overs of pictures to the vis backends.
+_PUBLISH_INTERVAL = 4
 
 
 @HOOKS.register_module()
@@ -81,19 +86,34 @@ class CAMHook(Hook):
             ScoreCAM and AblationCAM. Defaults to 32.
         interval (int): Explain the samples whose dataset index is a
             multiple of ``interval``. Defaults to 1000.
-        out_dir (str, optional): Write pictures here instead of the vis
-            backends; a relative path is taken from the runner's
+        out_dir (str, optional): Write pictures (and raw maps) here instead
+            of the vis backends; a relative path is taken from the runner's
             ``work_dir``. Defaults to None.
+        save_raw (bool): Also write each explained sample's heatmaps as
+            ``out_dir/<phase>/maps/<dataset index>_<image stem>.npy``:
+            float16 ``(K, H, W)`` in [0, 1], on the original image where
+            the test pipeline can be inverted (resizes, centre crops), else
+            at the network input; with one JSON line per sample in
+            ``index_rank<r>.jsonl`` (see
+            :mod:`mmcam.visualization.raw_maps`). Needs ``out_dir``.
+            Defaults to False.
+        draw (bool): Draw pictures. ``draw=False, save_raw=True`` exports
+            raw maps only. Defaults to True.
+        resume (bool): Skip samples whose outputs already exist in
+            ``out_dir`` (raw maps when ``save_raw``, else pictures), so a
+            preempted job continues where it stopped; refuses outputs made
+            with other settings. Needs ``out_dir``. Defaults to False.
         enable (bool): Whether to draw anything. Defaults to True.
         phases (Sequence[str]): Loops to draw in, from ``'val'`` and
             ``'test'``. Defaults to both.
         draw_cfg (dict, optional): Drawing options of
             :class:`~mmcam.visualization.CAMVisualizer` (``colormap``,
             ``alpha``, ``show_original``, ``max_columns``, ``min_size``).
-            Defaults to the runner's visualizer if it is a
-            ``CAMVisualizer``, else ``CAMVisualizer``'s defaults with
-            ``min_size=224``: network inputs of small-image datasets such
-            as CIFAR are enlarged so their captions stay legible.
+            Defaults to the options of the runner's visualizer if it is a
+            ``CAMVisualizer``, else ``CAMVisualizer``'s defaults; either
+            way ``min_size`` is 224 unless set to more (or given here):
+            network inputs of small-image datasets such as CIFAR are
+            enlarged so their captions stay legible.
         metrics (bool | Sequence[str]): Also measure the explained
             heatmaps with :class:`~mmcam.evaluation.CAMQuality`: True for
             every metric that applies, or names such as
@@ -121,6 +141,9 @@ class CAMHook(Hook):
                  batch_size: int = 32,
                  interval: int = 1000,
                  out_dir: Optional[str] = None,
+                 save_raw: bool = False,
+                 draw: bool = True,
+                 resume: bool = False,
                  enable: bool = True,
                  phases: Sequence[str] = _PHASES,
                  draw_cfg: Optional[dict] = None,
@@ -146,8 +169,15 @@ class CAMHook(Hook):
         if unknown:
             raise CAMError(f'CAMHook phases {unknown} unknown; choose from '
                            f'{list(_PHASES)}')
+        for name, value in (('save_raw', save_raw), ('resume', resume)):
+            if value and out_dir is None:
+                raise CAMError(f'CAMHook {name}=True needs out_dir, the '
+                               'folder to write to')
         self.interval = interval
         self.out_dir = out_dir
+        self.save_raw = bool(save_raw)
+        self.draw = bool(draw)
+        self.resume = bool(resume)
         self.enable = bool(enable)
         self.phases = phases
         self.draw_cfg = dict(draw_cfg) if draw_cfg else None
@@ -165,6 +195,16 @@ class CAMHook(Hook):
         # sampler cannot tell them (then the loop is taken as sequential).
         self._indices: Optional[List[int]] = None
         self._pending: List[Tuple[int, str, np.ndarray, int]] = []
+        # Whether every process runs the same number of iterations, so they
+        # can gather pictures together in the middle of a loop.
+        self._gather_midway = True
+        self._writer: Optional[RawMapWriter] = None
+        self._geometries: dict = {}  # InvertiblePipeline per pipeline
+        self._written: List[str] = []  # folder of each picture written
+        self._exported = 0  # samples whose raw maps were written
+        # Over the whole loop, on the first process: what went where.
+        self._totals = dict(pictures=0, maps=0)
+        self._places: set = set()
 
     # ------------------------------------------------------------------
     # Set-up: report configuration mistakes when the run starts.
@@ -176,6 +216,12 @@ class CAMHook(Hook):
             self._build(runner)
             self.engine.check_settings(self._input_shape(runner))
             self._check_ground_truth(runner)
+            if self.out_dir is not None:
+                check_writable_folder(
+                    self._out_root(runner), 'CAMHook out_dir')
+
+    def _out_root(self, runner) -> str:
+        return osp.join(runner.work_dir, self.out_dir)
 
     def _input_shape(self, runner) -> Tuple[int, ...]:
         """``(1, C, H, W)`` of a network input of the first loop this hook
@@ -201,24 +247,31 @@ class CAMHook(Hook):
             self.quality = CAMQuality(self.engine, self.metrics,
                                       **self.metric_cfg)
         if self.drawer is None:
-            if self.draw_cfg is None and isinstance(runner.visualizer,
-                                                    CAMVisualizer):
-                self.drawer = runner.visualizer
-            else:
-                # Created directly rather than through the registry, so it
-                # does not replace the runner's visualizer as mmengine's
-                # "current" instance. It only draws; pictures still go to
-                # the runner visualizer's backends.
-                try:
-                    self.drawer = CAMVisualizer(
-                        name=f'cam_hook_drawer_{id(self)}',
-                        **{
-                            'min_size': 224,
-                            **(self.draw_cfg or {})
-                        })
-                except (TypeError, ValueError) as error:
-                    raise CAMError(f'CAMHook draw_cfg {self.draw_cfg!r}: '
-                                   f'{one_line(error)}') from None
+            # Always a drawer of its own, created directly rather than
+            # through the registry, so it does not replace the runner's
+            # visualizer as mmengine's "current" instance. It only draws;
+            # pictures still go to the runner visualizer's backends.
+            try:
+                self.drawer = CAMVisualizer(
+                    name=f'cam_hook_drawer_{id(self)}',
+                    **self._drawing_options(runner.visualizer))
+            except (TypeError, ValueError) as error:
+                raise CAMError(f'CAMHook draw_cfg {self.draw_cfg!r}: '
+                               f'{one_line(error)}') from None
+
+    def _drawing_options(self, visualizer) -> dict:
+        """The runner's ``CAMVisualizer`` look, with ``min_size`` raised to
+        224 where it is left at 0, then ``draw_cfg``."""
+        options = {}
+        if isinstance(visualizer, CAMVisualizer):
+            options = visualizer.drawing_options
+        if not options.get('min_size'):
+            # Network inputs of small-image datasets (CIFAR's 32x32) drawn
+            # at their own size have illegible captions, whichever
+            # visualizer receives them.
+            options['min_size'] = 224
+        options.update(self.draw_cfg or {})
+        return options
 
     def before_val_epoch(self, runner) -> None:
         self._start_epoch(runner, 'val')
@@ -229,12 +282,40 @@ class CAMHook(Hook):
     def _start_epoch(self, runner, phase: str) -> None:
         self._position = 0
         self._pending = []
+        self._written = []
+        self._exported = 0
+        self._totals = dict(pictures=0, maps=0)
+        self._places = set()
         if self._active(phase):
             self._build(runner)
             loop = runner.val_loop if phase == 'val' else runner.test_loop
             self._indices = _sampler_indices(loop.dataloader)
             if self.quality is not None:
                 self._metric = CAMMetric.attach_to(loop.evaluator)
+            sampler = getattr(loop.dataloader, 'sampler', None)
+            self._gather_midway = get_dist_info()[1] == 1 or (isinstance(
+                sampler, DefaultSampler) and sampler.round_up)
+            if self.save_raw:
+                _, phase_name = self._step_and_phase_name(runner, phase)
+                self._writer = RawMapWriter(
+                    osp.join(self._out_root(runner), phase_name),
+                    get_dist_info()[0], self._export_settings(runner),
+                    self.resume)
+
+    def _export_settings(self, runner) -> dict:
+        """What the raw maps depend on, compared when resuming."""
+        settings = self.settings
+        cfg = getattr(runner, 'cfg', None)
+        model_cfg = cfg.get('model') if cfg is not None else None
+        return dict(
+            method=self.engine.method.name,
+            target_layers=self.engine.target_layer_names,
+            target_category=settings.target_category,
+            topk=settings.topk,
+            eigen_smooth=settings.eigen_smooth,
+            aug_smooth=settings.aug_smooth,
+            model=hashlib.sha1(str(model_cfg).encode()).hexdigest()[:12],
+            checkpoint=cfg.get('load_from') if cfg is not None else None)
 
     def _active(self, phase: str) -> bool:
         return self.enable and phase in self.phases
@@ -250,6 +331,7 @@ class CAMHook(Hook):
         """Draw the chosen samples of a validation batch."""
         self._explain_batch(runner, 'val', data_batch,
                             runner.val_loop.dataloader.dataset)
+        self._publish_every(runner, 'val', batch_idx)
 
     def after_test_iter(self,
                         runner,
@@ -259,6 +341,7 @@ class CAMHook(Hook):
         """Draw the chosen samples of a test batch."""
         self._explain_batch(runner, 'test', data_batch,
                             runner.test_loop.dataloader.dataset)
+        self._publish_every(runner, 'test', batch_idx)
 
     def _explain_batch(self, runner, phase: str, data_batch: Optional[dict],
                        dataset) -> None:
@@ -270,9 +353,14 @@ class CAMHook(Hook):
             return
         chosen = self._choose_samples(data_batch['data_samples'],
                                       first_position, len(dataset))
+        step, phase_name = self._step_and_phase_name(runner, phase)
+        if self.resume:
+            chosen = [
+                sample for sample in chosen
+                if not self._done(runner, phase_name, data_batch, sample)
+            ]
         if not chosen:
             return
-        step, phase_name = self._step_and_phase_name(runner, phase)
         try:
             heatmaps = self._compute(runner, data_batch, chosen)
         except Exception as error:  # noqa: BLE001  (never stop the run)
@@ -291,8 +379,11 @@ class CAMHook(Hook):
             if result is None:
                 continue
             try:
-                self._draw(runner, phase, phase_name, step, data_batch, sample,
-                           result, dataset)
+                if self._writer is not None:
+                    self._save_raw(data_batch, sample, result, dataset)
+                if self.draw:
+                    self._draw(runner, phase, phase_name, step, data_batch,
+                               sample, result, dataset)
             except Exception as error:  # noqa: BLE001
                 self._warn(runner, phase, data_batch, sample, error)
         if self.quality is not None and self._metric is not None:
@@ -463,15 +554,70 @@ class CAMHook(Hook):
         picture = self.drawer.draw_cam(
             image, heatmaps, labels, original_label=original_label)
 
-        file_stem = f'{dataset_index}_{self.engine.method.name}_' \
-                    f'{self._category_tag()}'
+        file_stem = self._file_stem(dataset_index)
         if self.out_dir is not None:
             out_dir = osp.join(runner.work_dir, self.out_dir)
             save_picture(picture,
                          osp.join(out_dir, phase_name, f'{file_stem}.png'))
+            self._written.append(osp.join(out_dir, phase_name))
         else:
             self._pending.append(
                 (dataset_index, f'cam_{phase}_{file_stem}', picture, step))
+
+    def _done(self, runner, phase_name: str, data_batch: dict,
+              sample: Tuple[int, int]) -> bool:
+        """Whether a resumed run finds the sample's outputs on disk."""
+        row, dataset_index = sample
+        if self._writer is not None:
+            path = data_batch['data_samples'][row].metainfo.get('img_path')
+            return self._writer.done(dataset_index, path)
+        return osp.isfile(
+            osp.join(
+                self._out_root(runner), phase_name,
+                f'{self._file_stem(dataset_index)}.png'))
+
+    def _save_raw(self, data_batch: dict, sample: tuple, result,
+                  dataset) -> None:
+        row, dataset_index = sample
+        heatmaps, categories, scores = result
+        data_sample = data_batch['data_samples'][row]
+        input_hw = tuple(data_batch['inputs'][row].shape[-2:])
+        # The preprocessor pads at the bottom and right; drop the padding.
+        heatmaps = heatmaps[:, :input_hw[0], :input_hw[1]]
+        geometry = self._geometry(dataset, dataset_index, data_sample,
+                                  input_hw)
+        space = 'input'
+        if geometry is not None:
+            heatmaps, space = geometry.to_image(heatmaps), 'image'
+        classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+        self._writer.write(dataset_index, data_sample.metainfo.get('img_path'),
+                           heatmaps, categories, scores,
+                           [class_name(classes, c) for c in categories], space)
+        self._exported += 1
+
+    def _geometry(self, dataset, index: int, data_sample,
+                  input_hw) -> Optional[InputGeometry]:
+        """Where the network input lies in the original image: the test
+        pipeline replayed on a blank image of the original size (resizes
+        and crops depend on sizes only). None when it cannot be told."""
+        pipeline = _pipeline_of(dataset, index)
+        ori_shape = data_sample.metainfo.get('ori_shape')
+        transforms = getattr(pipeline, 'transforms', None)
+        if transforms is None or ori_shape is None:
+            return None
+        key = id(pipeline)
+        if key not in self._geometries:
+            self._geometries[key] = InvertiblePipeline(
+                transforms, build=lambda transform: transform)
+        invertible = self._geometries[key]
+        if not invertible.invertible:
+            return None
+        blank = np.zeros((*ori_shape[:2], 3), np.uint8)
+        _, geometry = invertible(
+            dict(img=blank, img_shape=blank.shape[:2], ori_shape=ori_shape))
+        if geometry is None or tuple(geometry.input_hw) != input_hw:
+            return None
+        return geometry
 
     @staticmethod
     def _network_input_image(runner, image: torch.Tensor) -> np.ndarray:
@@ -493,6 +639,10 @@ class CAMHook(Hook):
             image = np.repeat(image, 3, axis=-1)
         return np.ascontiguousarray(image)
 
+    def _file_stem(self, dataset_index: int) -> str:
+        return f'{dataset_index}_{self.engine.method.name}_' \
+            f'{self._category_tag()}'
+
     def _category_tag(self) -> str:
         settings = self.settings
         if settings.topk is not None:
@@ -503,46 +653,100 @@ class CAMHook(Hook):
             return 'gt'
         return 'class' + '-'.join(map(str, settings.target_category))
 
-    @staticmethod
-    def _warn(runner, phase: str, data_batch: dict, sample: Tuple[int, int],
-              error: Exception) -> None:
+    def _warn(self, runner, phase: str, data_batch: dict,
+              sample: Tuple[int, int], error: Exception) -> None:
         row, dataset_index = sample
         path = data_batch['data_samples'][row].metainfo.get('img_path')
         where = f' ({path})' if path else ''
-        message = str(error).strip().splitlines()
-        runner.logger.warning(
-            f'CAMHook: no heatmap for {phase} sample {dataset_index}{where}: '
-            f'{type(error).__name__}: {message[0] if message else ""}')
+        message = f'{type(error).__name__}: {one_line(error)}'
+        runner.logger.warning(f'CAMHook: no heatmap for {phase} sample '
+                              f'{dataset_index}{where}: {message}')
+        if self._writer is not None:
+            self._writer.write_failure(dataset_index, path, message)
 
     # ------------------------------------------------------------------
     # End of epoch: hand the pictures to the vis backends.
     # ------------------------------------------------------------------
     def after_val_epoch(self, runner, metrics=None) -> None:
-        self._publish(runner, 'val')
+        self._publish(runner, 'val', final=True)
+        self._close_writer()
 
     def after_test_epoch(self, runner, metrics=None) -> None:
-        self._publish(runner, 'test')
+        self._publish(runner, 'test', final=True)
+        self._close_writer()
 
-    def _publish(self, runner, phase: str) -> None:
-        if not self._active(phase) or self.out_dir is not None:
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _publish_every(self, runner, phase: str, batch_idx: int) -> None:
+        """Hand pictures on in chunks, so they never pile up over a loop;
+        every process reaches the same iterations, where they gather."""
+        if (batch_idx + 1) % _PUBLISH_INTERVAL == 0 and self._gather_midway:
+            self._publish(runner, phase)
+
+    def _publish(self, runner, phase: str, final: bool = False) -> None:
+        """Hand the pictures drawn so far to the vis backends (first
+        process); at the end of the loop, log what went where."""
+        if not self._active(phase):
             return
         pending, self._pending = self._pending, []
+        written, self._written = self._written, []
+        exported, self._exported = self._exported, 0
         rank, world_size = get_dist_info()
         if world_size > 1:
             # Visualizer.add_image only works on the first process; every
             # process must take part in the gather, even with no pictures.
-            pending = [
-                item for part in all_gather_object(pending) for item in part
-            ]
+            gathered = all_gather_object((pending, written, exported))
+            pending = [item for part, _, _ in gathered for item in part]
+            written = [item for _, part, _ in gathered for item in part]
+            exported = sum(count for _, _, count in gathered)
         if rank != 0:
             return
+        self._totals['maps'] += exported
+        self._totals['pictures'] += len(written)
+        self._places.update(written)
         for _, name, picture, step in sorted(pending, key=lambda p: p[0]):
             try:
                 runner.visualizer.add_image(name, picture, step=step)
+                self._totals['pictures'] += 1
             except Exception as error:  # noqa: BLE001
                 runner.logger.warning(
                     f'CAMHook: could not store picture {name}: '
                     f'{type(error).__name__}: {error}')
+        if final:
+            self._log_destination(runner, phase)
+
+    def _log_destination(self, runner, phase: str) -> None:
+        """One line per loop: how many pictures (and maps) went where."""
+        pictures, maps = self._totals['pictures'], self._totals['maps']
+        if self._writer is not None:
+            self._places.add(osp.join(self._writer.folder, 'maps'))
+        if pictures == 0 and maps == 0:
+            runner.logger.info(
+                f'CAMHook: no picture in {phase}: no sample index was a '
+                f'multiple of interval={self.interval}, or every heatmap '
+                'failed (see the warnings)')
+            return
+        places = sorted(self._places) if self.out_dir is not None else \
+            _vis_backend_names(runner.visualizer)
+        where = ', '.join(places) or ("nowhere: the runner's visualizer "
+                                      'has no vis_backends')
+        what = f'{pictures} picture(s)' + (f' and the raw maps of {maps} '
+                                           'sample(s)' if maps else '')
+        runner.logger.info(f'CAMHook: {what} of {phase} went to {where}')
+
+
+def _vis_backend_names(visualizer) -> List[str]:
+    """``LocalVisBackend (<folder>)``, ... for the backends pictures reach."""
+    names = []
+    for backend in getattr(visualizer, '_vis_backends', {}).values():
+        folder = getattr(backend, '_img_save_dir', None) or getattr(
+            backend, '_save_dir', None)
+        names.append(f'{type(backend).__name__} ({folder})'
+                     if folder else type(backend).__name__)
+    return names
 
 
 def _ground_truth(data_samples) -> Optional[List[int]]:
@@ -568,4 +772,20 @@ def _sampler_indices(dataloader) -> Optional[List[int]]:
         return None  # batches in an order of their own
     if isinstance(sampler, (DefaultSampler, SequentialSampler)):
         return [int(i) for i in sampler]
+    return None
+
+
+def _pipeline_of(dataset, index: int):
+    """The pipeline that made sample ``index`` of ``dataset``, looking
+    through ``ConcatDataset``, ``RepeatDataset`` and
+    ``ClassBalancedDataset`` to the part the sample comes from."""
+    for _ in range(16):  # wrappers of wrappers, never endless
+        to_inner = getattr(dataset, '_get_ori_dataset_idx', None)
+        if to_inner is None:
+            return getattr(dataset, 'pipeline', None)
+        inner = to_inner(index)
+        if isinstance(inner, tuple):  # ConcatDataset: (part, index)
+            dataset, index = dataset.datasets[inner[0]], inner[1]
+        else:
+            dataset, index = dataset.dataset, inner
     return None

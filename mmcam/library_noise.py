@@ -1,0 +1,70 @@
+"""Keeping the stack's own chatter out of mmcam's output, in one place.
+
+The tools, :class:`~mmcam.apis.CAMInferencer` and the hook all print what
+the user asked for; these messages say nothing about it:
+
+- mmcv-lite warns on import that ``MultiScaleDeformableAttention`` is
+  missing (a compiled op of full mmcv that no classifier uses);
+- torch's ``DataLoader`` warns that ``pin_memory`` (on in mmpretrain's
+  configs) does nothing without an accelerator;
+- mmpretrain logs the ``backbone feature_info`` of every timm backbone at
+  INFO while the model is built.
+
+Set the environment variable ``MMCAM_DEBUG=1`` to see all of them; the
+INFO lines also show when the user's own logging asks for INFO (e.g.
+``logging.basicConfig(level=logging.INFO)``).
+"""
+import logging
+import os
+import warnings
+from contextlib import contextmanager
+from typing import Iterator
+
+# Regular expressions matching the start of each warning's message.
+LIBRARY_WARNINGS = (
+    r'Fail to import ``MultiScaleDeformableAttention``',
+    r"'pin_memory' argument is set as true but no accelerator is found",
+)
+
+
+def debugging() -> bool:
+    """Whether ``MMCAM_DEBUG`` asks for everything (any value but
+    ``''``/``'0'``)."""
+    return os.environ.get('MMCAM_DEBUG', '') not in ('', '0')
+
+
+def silence_library_warnings() -> None:
+    """Ignore :data:`LIBRARY_WARNINGS`, unless :func:`debugging`.
+
+    Called by ``import mmcam``, before mmcv and torch's data loading can
+    warn; other warnings keep Python's rules.
+    """
+    if debugging():
+        return
+    for message in LIBRARY_WARNINGS:
+        warnings.filterwarnings('ignore', message=message)
+
+
+def user_wants_info() -> bool:
+    """Whether the user's logging shows INFO: :func:`debugging`, or the
+    root logger set to INFO or lower."""
+    root_level = logging.getLogger().level
+    return debugging() or logging.NOTSET < root_level <= logging.INFO
+
+
+@contextmanager
+def quiet_model_building() -> Iterator[None]:
+    """mmengine's current logger at WARNING while a model is built, so its
+    INFO lines (``backbone feature_info``) stay out of the output, unless
+    :func:`user_wants_info`."""
+    if user_wants_info():
+        yield
+        return
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
