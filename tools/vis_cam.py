@@ -174,6 +174,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='Class/distillation tokens before the patch tokens. Defaults '
         "to the backbone's num_extra_tokens.")
     parser.add_argument(
+        '--metrics',
+        nargs='*',
+        metavar='NAME',
+        help='Measure each heatmap and print the values on the image\'s '
+        'line, and their means at the end: no NAME for all of avg_drop, '
+        'increase, deletion_auc, insertion_auc; or some of them.')
+    parser.add_argument(
+        '--metric-steps',
+        type=int,
+        default=50,
+        help='Steps of the deletion and insertion curves. Defaults to 50.')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         metavar='KEY=VALUE',
@@ -240,9 +252,27 @@ def describe(result, inferencer) -> str:
     return f'{name}: {ranked}'
 
 
+def metric_arguments(args) -> dict:
+    """The inferencer's metric arguments; ``--metrics`` alone asks for
+    every metric, with names for those."""
+    if args.metrics is None:
+        return {}
+    return dict(
+        metrics=args.metrics or True, metric_cfg=dict(steps=args.metric_steps))
+
+
+def describe_metrics(metrics: dict) -> str:
+    """`` | name value ...``, values of several classes joined by /."""
+    if not metrics:
+        return ''
+    return ' | ' + ', '.join(f'{name} ' + '/'.join(f'{v:.3f}' for v in values)
+                             for name, values in metrics.items())
+
+
 def run(args) -> int:
     import logging
 
+    import numpy as np
     from mmengine.logging import MMLogger
 
     import mmcam  # noqa: F401  (stack fixes and registries, before configs)
@@ -280,7 +310,8 @@ def run(args) -> int:
         aug_smooth=args.aug_smooth,
         vit_like=args.vit_like,
         num_extra_tokens=args.num_extra_tokens,
-        max_pixels=args.max_pixels)
+        max_pixels=args.max_pixels,
+        **metric_arguments(args))
 
     if args.preview_model:
         print_layers(inferencer, images[0])
@@ -303,6 +334,7 @@ def run(args) -> int:
 
     failed = written = 0
     first = True
+    measured = {}
     for result in inferencer.iter_results(
             images, batch_size=args.batch_size, on_bad_image='report',
             **output):
@@ -316,9 +348,18 @@ def run(args) -> int:
             if result['note']:
                 say(f'note: {result["note"]}')
             first = False
-        say(describe(result, inferencer))
+        say(
+            describe(result, inferencer) +
+            describe_metrics(result.get('metrics')))
+        for name, values in result.get('metrics', {}).items():
+            measured.setdefault(name, []).extend(values)
         written += sum(f.lower().endswith(PICTURE_SUFFIXES)
                        for f in result.get('out_files', []))
+    if measured and len(images) > 1:
+        means = ', '.join(f'{name} {np.nanmean(values):.3f}'
+                          for name, values in measured.items())
+        count = len(next(iter(measured.values())))
+        say(f'mean over {count} heatmap(s): {means}')
     if args.save_path is not None and written:
         print(f'wrote {written} picture(s) to {args.save_path}')
     if failed and len(images) > 1:

@@ -18,6 +18,8 @@ from mmengine.registry import DefaultScope
 
 from ..cam import CAMEngine, CAMError, CAMSettings, LayerRecord
 from ..cam.settings import TargetCategory
+from ..evaluation import CAMQuality, GroundTruthRegion
+from ..evaluation.cam_quality import MetricsArg
 from ..library_noise import quiet_model_building
 from ..utils import (InputGeometry, InvertiblePipeline, class_name,
                      collect_images, load_checkpoint_strictly, one_line,
@@ -96,6 +98,13 @@ class CAMInferencer(BaseInferencer):
             pipeline would make larger (a 4000x1 strip whose short edge is
             resized to 256). Defaults to Pillow's decompression-bomb limit,
             89,478,485; None or 0 for no limit.
+        metrics (bool | Sequence[str]): Measure every heatmap with
+            :class:`~mmcam.evaluation.CAMQuality`: True for every metric
+            that applies, or names such as ``['avg_drop',
+            'deletion_auc']``; results get ``metrics``. Defaults to False.
+        metric_cfg (dict, optional): Options of
+            :class:`~mmcam.evaluation.CAMQuality` (``steps``,
+            ``batch_size``, ...). Defaults to its defaults.
         **cam_settings: Fields of :class:`~mmcam.cam.CAMSettings`:
             ``method``, ``target_layers``, ``target_category``, ``topk``,
             ``eigen_smooth``, ``aug_smooth``, ``vit_like``,
@@ -118,7 +127,7 @@ class CAMInferencer(BaseInferencer):
     """
 
     preprocess_kwargs: set = {'on_bad_image'}
-    forward_kwargs: set = {'target_category', 'topk'}
+    forward_kwargs: set = {'target_category', 'topk', 'metrics', 'gt_bboxes'}
     visualize_kwargs: set = {
         'show', 'wait_time', 'show_dir', 'out_file', 'save_raw'
     }
@@ -134,6 +143,8 @@ class CAMInferencer(BaseInferencer):
                  colormap: str = 'jet',
                  alpha: float = 0.5,
                  max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+                 metrics: MetricsArg = False,
+                 metric_cfg: Optional[dict] = None,
                  **cam_settings) -> None:
         self.settings = CAMSettings.from_kwargs(**cam_settings)
         if max_pixels is not None and (isinstance(max_pixels, bool)
@@ -142,6 +153,9 @@ class CAMInferencer(BaseInferencer):
             raise CAMError('max_pixels must be a non-negative integer (0: '
                            f'no limit), got {max_pixels!r}')
         self.max_pixels = max_pixels
+        self.metric_cfg = dict(metric_cfg or {})
+        CAMQuality.check_arguments(metrics, self.metric_cfg)
+        self.metrics = metrics
         from ..visualization.overlay import colormap_code
         try:
             colormap_code(colormap)
@@ -395,6 +409,12 @@ class CAMInferencer(BaseInferencer):
                 to exactly this file.
             save_raw (bool): Also write each heatmap as a float32 ``.npy``
                 beside its picture, with the same stem and size.
+            metrics (bool | Sequence[str]): Overrides the inferencer's
+                ``metrics`` for this call.
+            gt_bboxes (Sequence[np.ndarray], optional): Ground-truth boxes
+                for the localisation metrics: per input image an
+                ``(N, 4)`` array ``x1, y1, x2, y2`` in the original
+                image's pixels (any class).
 
         Returns:
             list[dict]: Per image:
@@ -417,6 +437,10 @@ class CAMInferencer(BaseInferencer):
               ``note`` (str | None).
             - ``visualization`` (list[np.ndarray]) and ``out_files``
               (list[str]): only when pictures were drawn.
+            - ``metrics`` (dict[str, np.ndarray]): only with ``metrics``;
+              name -> float32 ``(K,)``, one value per explained class,
+              measured at the network input (see
+              :class:`~mmcam.evaluation.CAMQuality`).
         """
         return list(self.iter_results(inputs, batch_size, **kwargs))
 
@@ -438,6 +462,7 @@ class CAMInferencer(BaseInferencer):
             raise CAMError(f'batch_size must be a positive integer, got '
                            f'{batch_size!r}')
         images = collect_images(inputs)
+        self._check_metric_arguments(len(images), **forward_kwargs)
         if visualize_kwargs.get('show'):
             from ..visualization import check_can_show
             check_can_show('use show_dir=FOLDER or out_file=FILE to write '
@@ -490,6 +515,74 @@ class CAMInferencer(BaseInferencer):
         # Validated here, once, with the settings' one-line errors.
         CAMSettings(**overrides)
         return overrides
+
+    def _quality_for(self, metrics=_UNSET) -> Optional[CAMQuality]:
+        """The measurer of this call's metrics; None for none."""
+        metrics = self.metrics if metrics is _UNSET else metrics
+        if not metrics:
+            return None
+        return CAMQuality(self.engine, metrics, **self.metric_cfg)
+
+    def _check_metric_arguments(self,
+                                num_images: int,
+                                metrics=_UNSET,
+                                gt_bboxes=None,
+                                **_) -> None:
+        """Bad metric names, localisation metrics without boxes and
+        boxes that do not fit the images fail before any work."""
+        quality = self._quality_for(metrics)
+        if gt_bboxes is not None and len(gt_bboxes) != num_images:
+            raise CAMError(f'gt_bboxes has {len(gt_bboxes)} entries for '
+                           f'{num_images} image(s); give one (N, 4) array '
+                           'per image')
+        if quality is not None and gt_bboxes is None:
+            quality.names_for(None)  # raises for localisation metrics
+
+    def _measure(self, quality: CAMQuality, samples: List[_Sample],
+                 inputs: torch.Tensor, result, gt_bboxes) -> None:
+        """Each sample's metrics, measured on its own part of the padded
+        batch; samples of one input size share the forward passes."""
+        by_shape: Dict[tuple, List[int]] = {}
+        for i, sample in enumerate(samples):
+            by_shape.setdefault(tuple(sample.packed['inputs'].shape[-2:]),
+                                []).append(i)
+        for (height, width), rows in by_shape.items():
+            regions = None
+            if gt_bboxes is not None:
+                regions = [
+                    self._input_region(samples[i], gt_bboxes) for i in rows
+                ]
+            values = quality(inputs[rows, :, :height, :width],
+                             result.heatmaps[rows, :, :height, :width],
+                             result.categories[rows], regions)
+            for j, i in enumerate(rows):
+                samples[i].prediction['metrics'] = {
+                    name: value[j]
+                    for name, value in values.items()
+                }
+
+    @staticmethod
+    def _input_region(sample: _Sample,
+                      gt_bboxes) -> Optional[GroundTruthRegion]:
+        """A sample's ground-truth boxes, in network-input pixels."""
+        boxes = gt_bboxes[sample.index]
+        if boxes is None or len(boxes) == 0:
+            return None
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        geometry = sample.geometry
+        if geometry is None:
+            raise CAMError(
+                f'cannot place gt_bboxes on the network input of image '
+                f'{sample.stem!r}: the test pipeline cannot be inverted')
+        scale = [
+            geometry.scale_x, geometry.scale_y, geometry.scale_x,
+            geometry.scale_y
+        ]
+        offset = [
+            geometry.offset_x, geometry.offset_y, geometry.offset_x,
+            geometry.offset_y
+        ]
+        return GroundTruthRegion(bboxes=boxes * scale + offset)
 
     def categories_per_image(self, target_category=_UNSET, topk=_UNSET) -> int:
         """How many heatmaps each image gets with these overrides."""
@@ -545,6 +638,8 @@ class CAMInferencer(BaseInferencer):
                 batch: List[_Sample],
                 target_category: TargetCategory = _UNSET,
                 topk: Optional[int] = _UNSET,
+                metrics: MetricsArg = _UNSET,
+                gt_bboxes=None,
                 on_bad_image: str = 'raise') -> List[_Sample]:
         """One :class:`~mmcam.cam.CAMEngine` call for the batch's good
         images; fills each sample's ``prediction``. With ``on_bad_image=
@@ -554,21 +649,27 @@ class CAMInferencer(BaseInferencer):
         if not good:
             return batch
         overrides = self._call_overrides(target_category, topk)
+        measure = dict(quality=self._quality_for(metrics), gt_bboxes=gt_bboxes)
         try:
-            self._explain(good, overrides)
+            self._explain(good, overrides, **measure)
         except Exception:  # noqa: BLE001
             if on_bad_image == 'raise':
                 raise
             for sample in good:
                 try:
-                    self._explain([sample], overrides)
+                    self._explain([sample], overrides, **measure)
                 except Exception as error:  # noqa: BLE001  (one image)
                     sample.error = _sample_error(sample, 'no heatmap for',
                                                  error)
         return batch
 
-    def _explain(self, samples: List[_Sample], overrides: dict) -> None:
-        """Run the engine on ``samples``; fill their ``prediction``."""
+    def _explain(self,
+                 samples: List[_Sample],
+                 overrides: dict,
+                 quality: Optional[CAMQuality] = None,
+                 gt_bboxes=None) -> None:
+        """Run the engine on ``samples``; fill their ``prediction``, with
+        ``metrics`` when a ``quality`` measurer is given."""
         data = self.model.data_preprocessor(
             pseudo_collate([s.packed for s in samples]), False)
         result = self.engine(data['inputs'], **overrides)
@@ -597,6 +698,8 @@ class CAMInferencer(BaseInferencer):
                 method=result.method,
                 target_layers=list(result.target_layers),
                 note=self.pipeline.note)
+        if quality is not None:
+            self._measure(quality, samples, data['inputs'], result, gt_bboxes)
 
     def _picture_name(self, sample: _Sample, category: int) -> str:
         name = f'{sample.stem}_{self.engine.method.name.lower()}_{category}'

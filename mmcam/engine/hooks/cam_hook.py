@@ -13,6 +13,8 @@ from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
+from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
+                              GroundTruthRegion)
 from mmcam.utils import InputGeometry, InvertiblePipeline, class_name, one_line
 from mmcam.visualization import CAMVisualizer, save_picture
 from mmcam.visualization.raw_maps import RawMapWriter, check_writable_folder
@@ -112,6 +114,19 @@ class CAMHook(Hook):
             way ``min_size`` is 224 unless set to more (or given here):
             network inputs of small-image datasets such as CIFAR are
             enlarged so their captions stay legible.
+        metrics (bool | Sequence[str]): Also measure the explained
+            heatmaps with :class:`~mmcam.evaluation.CAMQuality`: True for
+            every metric that applies, or names such as
+            ``['avg_drop', 'insertion_auc']``. The means reach the loop's
+            metrics as ``cam/<name>`` through a
+            :class:`~mmcam.evaluation.CAMMetric` in the loop's evaluator
+            (added when the config lists none). Localisation metrics read
+            ``gt_bboxes``/``gt_mask`` of the data samples. Defaults to
+            False.
+        metric_cfg (dict, optional): Options of
+            :class:`~mmcam.evaluation.CAMQuality` (``steps``,
+            ``batch_size``, ``blur_kernel``, ``blur_sigma``,
+            ``tolerance``). Defaults to its defaults.
     """
 
     def __init__(self,
@@ -131,7 +146,9 @@ class CAMHook(Hook):
                  resume: bool = False,
                  enable: bool = True,
                  phases: Sequence[str] = _PHASES,
-                 draw_cfg: Optional[dict] = None) -> None:
+                 draw_cfg: Optional[dict] = None,
+                 metrics: Union[bool, Sequence[str]] = False,
+                 metric_cfg: Optional[dict] = None) -> None:
         # Settings are validated here, so a bad method fails while the
         # runner is being built, before any data is loaded.
         self.settings = CAMSettings.from_kwargs(
@@ -164,6 +181,12 @@ class CAMHook(Hook):
         self.enable = bool(enable)
         self.phases = phases
         self.draw_cfg = dict(draw_cfg) if draw_cfg else None
+        self.metrics = metrics
+        self.metric_cfg = dict(metric_cfg or {})
+        # Unknown metric names and options fail here, as bad settings do.
+        CAMQuality.check_arguments(metrics, self.metric_cfg)
+        self.quality: Optional[CAMQuality] = None
+        self._metric: Optional[CAMMetric] = None
 
         self.engine: Optional[CAMEngine] = None
         self.drawer: Optional[CAMVisualizer] = None
@@ -192,6 +215,7 @@ class CAMHook(Hook):
         if self.enable:
             self._build(runner)
             self.engine.check_settings(self._input_shape(runner))
+            self._check_ground_truth(runner)
             if self.out_dir is not None:
                 check_writable_folder(
                     self._out_root(runner), 'CAMHook out_dir')
@@ -219,6 +243,9 @@ class CAMHook(Hook):
             # An unknown target layer raises CAMError here, as the run
             # starts; the tools print it as one line.
             self.engine = CAMEngine(runner.model, self.settings)
+        if self.quality is None and self.metrics:
+            self.quality = CAMQuality(self.engine, self.metrics,
+                                      **self.metric_cfg)
         if self.drawer is None:
             # Always a drawer of its own, created directly rather than
             # through the registry, so it does not replace the runner's
@@ -263,6 +290,8 @@ class CAMHook(Hook):
             self._build(runner)
             loop = runner.val_loop if phase == 'val' else runner.test_loop
             self._indices = _sampler_indices(loop.dataloader)
+            if self.quality is not None:
+                self._metric = CAMMetric.attach_to(loop.evaluator)
             sampler = getattr(loop.dataloader, 'sampler', None)
             self._gather_midway = get_dist_info()[1] == 1 or (isinstance(
                 sampler, DefaultSampler) and sampler.round_up)
@@ -357,6 +386,8 @@ class CAMHook(Hook):
                                sample, result, dataset)
             except Exception as error:  # noqa: BLE001
                 self._warn(runner, phase, data_batch, sample, error)
+        if self.quality is not None and self._metric is not None:
+            self._measure(runner, phase, data_batch, chosen, heatmaps)
 
     def _choose_samples(self, data_samples, first_position: int,
                         dataset_size: int) -> List[Tuple[int, int]]:
@@ -415,6 +446,86 @@ class CAMHook(Hook):
             raise
         return [(result.heatmaps[k], result.categories[k], result.scores[k])
                 for k in range(len(rows))]
+
+    # ------------------------------------------------------------------
+    # Metrics of the explained samples, handed to the loop's CAMMetric.
+    # ------------------------------------------------------------------
+    def _check_ground_truth(self, runner) -> None:
+        """Localisation metrics named in ``metrics`` need ground-truth
+        regions: look at the first sample of each loop before the run."""
+        if self.quality is None or not self.quality.named_explicitly:
+            return
+        named = [n for n in self.quality.names if n in LOCALISATION_METRICS]
+        if not named:
+            return
+        for phase in self.phases:
+            # Private: the public properties would build loops not run.
+            loop = getattr(runner, f'_{phase}_loop', None)
+            if not isinstance(loop, BaseLoop) or not len(
+                    loop.dataloader.dataset):
+                continue
+            sample = loop.dataloader.dataset[0].get('data_samples')
+            if sample is None or GroundTruthRegion.of_data_sample(
+                    sample) is None:
+                self.quality.names_for(None)  # raises, naming the metric
+
+    def _network_inputs(self, runner, data_batch: dict,
+                        rows: List[int]) -> Tuple[torch.Tensor, list]:
+        """The normalized network input of some rows of a batch, and
+        their data samples."""
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        inputs = data_batch['inputs']
+        if isinstance(inputs, torch.Tensor):
+            inputs = inputs[rows]
+        else:
+            inputs = [inputs[i] for i in rows]
+        data_samples = [data_batch['data_samples'][i] for i in rows]
+        with torch.no_grad():
+            data = model.data_preprocessor(
+                dict(inputs=inputs, data_samples=data_samples), False)
+        return data['inputs'], data_samples
+
+    def _measure(self, runner, phase: str, data_batch: dict,
+                 chosen: List[Tuple[int, int]], results: list) -> None:
+        explained = [(sample, result)
+                     for sample, result in zip(chosen, results)
+                     if result is not None]
+        if not explained:
+            return
+
+        def measure(group):
+            inputs, data_samples = self._network_inputs(
+                runner, data_batch, [row for (row, _), _ in group])
+            values = self.quality(
+                inputs, np.stack([result[0] for _, result in group]),
+                np.stack([result[1] for _, result in group]), [
+                    GroundTruthRegion.of_data_sample(data_sample)
+                    for data_sample in data_samples
+                ])
+            for j, ((_, sample_idx), _) in enumerate(group):
+                self._metric.add(sample_idx, {
+                    n: v[j]
+                    for n, v in values.items()
+                })
+
+        try:
+            measure(explained)
+        except Exception:  # noqa: BLE001  (never stop the run)
+            # Find which samples fail, and keep the others.
+            for item in explained:
+                try:
+                    measure([item])
+                except Exception as error:  # noqa: BLE001
+                    row, sample_idx = item[0]
+                    path = data_batch['data_samples'][row].metainfo.get(
+                        'img_path')
+                    where = f' ({path})' if path else ''
+                    message = str(error).strip().splitlines()
+                    runner.logger.warning(
+                        f'CAMHook: no metrics for {phase} sample '
+                        f'{sample_idx}{where}: {type(error).__name__}: '
+                        f'{message[0] if message else ""}')
 
     def _draw(self, runner, phase: str, phase_name: str, step: int,
               data_batch: dict, sample: tuple, result, dataset) -> None:

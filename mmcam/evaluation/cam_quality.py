@@ -1,0 +1,366 @@
+"""CAMQuality: faithfulness and localisation metrics of heatmaps.
+
+The tool, :class:`~mmcam.apis.CAMInferencer` and
+:class:`~mmcam.engine.hooks.CAMHook` all measure through this class. Every
+perturbed image of a call (all steps, all classes, all images) goes
+through the network in batches of ``batch_size`` under ``no_grad``, and
+the images every curve shares (the original, the black image, the blurred
+image) go through once per image.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ..cam import CAMEngine, CAMError
+from .faithfulness import (average_drop, curve_auc, gaussian_blur,
+                           increase_in_confidence, pixel_ranks,
+                           step_pixel_counts)
+from .localisation import (GroundTruthRegion, energy_pointing_game,
+                           pointing_game)
+from .pixel_space import PixelSpace
+
+FAITHFULNESS_METRICS = ('avg_drop', 'increase', 'deletion_auc',
+                        'insertion_auc')
+LOCALISATION_METRICS = ('pointing_game', 'energy_pointing_game')
+METRIC_NAMES = FAITHFULNESS_METRICS + LOCALISATION_METRICS
+
+MetricsArg = Union[bool, str, Sequence[str], None]
+
+# Kinds of perturbed image.
+_ORIGINAL, _MULTIPLIED, _DELETED, _INSERTED, _BLACK, _BLURRED = range(6)
+
+
+def parse_metric_names(metrics: MetricsArg) -> Tuple[List[str], bool]:
+    """The metric names asked for, and whether they were named one by one.
+
+    Args:
+        metrics (bool | str | Sequence[str] | None): ``True`` (or
+            ``'all'``) for every metric that applies, a name or a list of
+            names; ``False``/``None``/``[]`` for none.
+
+    Returns:
+        tuple[list[str], bool]: The names, in :data:`METRIC_NAMES` order
+        for ``True``; and False for ``True`` (localisation metrics are
+        then computed only where ground truth exists).
+
+    Raises:
+        CAMError: For an unknown name, naming what is available.
+    """
+    if metrics is None or metrics is False:
+        return [], True
+    if metrics is True or (isinstance(metrics, str)
+                           and metrics.lower() == 'all'):
+        return list(METRIC_NAMES), False
+    if isinstance(metrics, str):
+        metrics = metrics.replace(',', ' ').split()
+    if not isinstance(metrics, (list, tuple)):
+        raise CAMError(f'metrics must be True or a list of names, got '
+                       f'{metrics!r}; available: {", ".join(METRIC_NAMES)}')
+    names = []
+    for name in metrics:
+        key = str(name).strip().lower().replace('-', '_')
+        if key not in METRIC_NAMES:
+            raise CAMError(f'unknown metric {name!r}; available: '
+                           f'{", ".join(METRIC_NAMES)}')
+        if key not in names:
+            names.append(key)
+    return names, True
+
+
+class CAMQuality:
+    """Measures how faithful heatmaps are to a classifier and, where the
+    images carry ground-truth regions, how well they localise.
+
+    Per heatmap of class ``c`` on image ``x`` (pixels, before the data
+    preprocessor's normalization), with ``p(.)`` the probability of ``c``:
+
+    - ``avg_drop``: Average Drop % (Chattopadhyay et al., Grad-CAM++, WACV
+      2018), ``max(0, Y - O) / Y * 100`` with ``Y = p(x)`` and
+      ``O = p(x * heatmap)``. Lower is better.
+    - ``increase``: Increase in Confidence % (same paper): 100 if
+      ``O > Y`` else 0, so the mean is the share of maps in percent.
+      Higher is better.
+    - ``deletion_auc``: deletion (Petsiuk et al., RISE, BMVC 2018): the
+      pixels are set to black (0) in heatmap order, highest first, in
+      ``steps`` equal steps; the area under ``p`` over the fraction of
+      pixels removed, in [0, 1]. Lower is better.
+    - ``insertion_auc``: insertion (same paper): starting from the image
+      blurred (Gaussian, kernel ``blur_kernel``, sigma ``blur_sigma``), the
+      original pixels are put back in heatmap order; the area under ``p``
+      over the fraction inserted. Higher is better.
+    - ``pointing_game``: (Zhang et al., IJCV 2018) 1 when the heatmap's
+      maximum lies within ``tolerance`` pixels of the class's ground-truth
+      region, else 0; the mean is the accuracy. Higher is better.
+    - ``energy_pointing_game``: (Wang et al., Score-CAM, CVPRW 2020) the
+      share of the heatmap's sum inside the region. Higher is better.
+
+    Pixel ``i`` of step ``s`` is changed when its rank in heatmap order
+    (ties in raster order) is below ``floor(s * H * W / steps)``. A
+    localisation value is NaN where the class has no ground truth
+    (:class:`~mmcam.evaluation.GroundTruthRegion` says how regions are
+    given).
+
+    Args:
+        model (nn.Module | CAMEngine): The classifier (an mmpretrain
+            ``ImageClassifier``, maybe wrapped, or any module mapping
+            normalized images to logits), or the engine that explains it.
+        metrics (bool | str | Sequence[str]): Names from
+            :data:`METRIC_NAMES`, or True for all that apply. Defaults to
+            True.
+        steps (int): Steps of the deletion and insertion curves; each
+            costs ``steps + 1`` forward passes per heatmap, the first and
+            last shared. Defaults to 50 (2% of the pixels per step).
+        batch_size (int): Perturbed images per forward pass. Defaults to
+            64.
+        blur_kernel (int): Kernel width of the insertion's blurred start.
+            Defaults to 11 (RISE's).
+        blur_sigma (float): Its sigma in pixels. Defaults to 5 (RISE's).
+        tolerance (float): Pointing game tolerance in network-input
+            pixels. Defaults to 15.
+        pixel_space (PixelSpace, optional): Defaults to the model's data
+            preprocessor's normalization.
+
+    Example:
+        >>> quality = CAMQuality(model, metrics=['avg_drop', 'deletion_auc'])
+        >>> result = engine(inputs)
+        >>> values = quality(inputs, result.heatmaps, result.categories)
+        >>> values['deletion_auc'].shape  # (B, K)
+    """
+
+    def __init__(self,
+                 model: Union[nn.Module, CAMEngine],
+                 metrics: MetricsArg = True,
+                 steps: int = 50,
+                 batch_size: int = 64,
+                 blur_kernel: int = 11,
+                 blur_sigma: float = 5.0,
+                 tolerance: float = 15.0,
+                 pixel_space: Optional[PixelSpace] = None) -> None:
+        self.names, self.named_explicitly = self.check_arguments(
+            metrics,
+            dict(
+                steps=steps,
+                batch_size=batch_size,
+                blur_kernel=blur_kernel,
+                blur_sigma=blur_sigma,
+                tolerance=tolerance))
+        self.engine = model if isinstance(model,
+                                          CAMEngine) else CAMEngine(model)
+        self.steps = steps
+        self.batch_size = batch_size
+        self.blur_kernel = blur_kernel
+        self.blur_sigma = float(blur_sigma)
+        self.tolerance = float(tolerance)
+        self.pixel_space = pixel_space or PixelSpace.of_model(
+            self.engine.model)
+        # Images sent through the network so far, for benchmarks.
+        self.images_forwarded = 0
+
+    @staticmethod
+    def check_arguments(metrics: MetricsArg,
+                        options: dict) -> Tuple[List[str], bool]:
+        """Validate metric names and options before any model exists; a
+        bad one raises :class:`~mmcam.cam.CAMError` naming it.
+
+        Returns:
+            tuple[list[str], bool]: As :func:`parse_metric_names`.
+        """
+        names = parse_metric_names(metrics)
+        known = ('steps', 'batch_size', 'blur_kernel', 'blur_sigma',
+                 'tolerance')
+        for key, value in options.items():
+            if key not in known:
+                raise CAMError(f'unknown metric option {key!r}; available: '
+                               f'{", ".join(known)}')
+            if key in ('steps', 'batch_size',
+                       'blur_kernel') and (not isinstance(value, int)
+                                           or isinstance(value, bool)
+                                           or value < 1):
+                raise CAMError(f'metric {key} must be a positive integer, '
+                               f'got {value!r}')
+            if key in ('blur_sigma',
+                       'tolerance') and (not isinstance(value, (int, float))
+                                         or value < 0):
+                raise CAMError(f'metric {key} must be a non-negative '
+                               f'number, got {value!r}')
+        if options.get('blur_kernel', 1) % 2 == 0:
+            raise CAMError(f'metric blur_kernel must be odd, got '
+                           f'{options["blur_kernel"]}')
+        return names
+
+    def names_for(
+        self,
+        regions: Optional[Sequence[Optional[GroundTruthRegion]]] = None
+    ) -> List[str]:
+        """The metrics a call with these regions computes.
+
+        Raises:
+            CAMError: When a localisation metric was named but no image
+                has a ground-truth region.
+        """
+        has_regions = regions is not None and any(r is not None
+                                                  for r in regions)
+        if has_regions:
+            return list(self.names)
+        missing = [n for n in self.names if n in LOCALISATION_METRICS]
+        if missing and self.named_explicitly:
+            raise CAMError(
+                f'metric {missing[0]!r} needs ground-truth regions '
+                '(gt_bboxes or gt_mask), and none were given; available '
+                f'without them: {", ".join(FAITHFULNESS_METRICS)}')
+        return [n for n in self.names if n not in LOCALISATION_METRICS]
+
+    def __call__(
+        self,
+        inputs: torch.Tensor,
+        heatmaps: Union[np.ndarray, torch.Tensor],
+        categories: Union[np.ndarray, torch.Tensor],
+        regions: Optional[Sequence[Optional[GroundTruthRegion]]] = None
+    ) -> Dict[str, np.ndarray]:
+        """Metrics of a batch's heatmaps.
+
+        Args:
+            inputs (Tensor): ``(B, C, H, W)`` normalized, as the data
+                preprocessor outputs it.
+            heatmaps (np.ndarray | Tensor): ``(B, K, H, W)`` in [0, 1].
+            categories (np.ndarray | Tensor): ``(B, K)`` class of each map.
+            regions (Sequence[GroundTruthRegion | None], optional): One
+                per image, in network-input pixels.
+
+        Returns:
+            dict[str, np.ndarray]: Metric name -> float32 ``(B, K)``.
+        """
+        names = self.names_for(regions)
+        heatmaps = torch.as_tensor(np.asarray(heatmaps), dtype=torch.float32)
+        categories = torch.as_tensor(np.asarray(categories)).long()
+        if heatmaps.ndim != 4 or heatmaps.shape[-2:] != inputs.shape[-2:] \
+                or heatmaps.shape[:2] != categories.shape:
+            raise CAMError(
+                f'heatmaps {tuple(heatmaps.shape)} do not fit inputs '
+                f'{tuple(inputs.shape)} and categories '
+                f'{tuple(categories.shape)}')
+        values: Dict[str, np.ndarray] = {}
+        faithfulness = [n for n in names if n in FAITHFULNESS_METRICS]
+        if faithfulness:
+            values.update(
+                self._faithfulness(inputs, heatmaps, categories, faithfulness))
+        for name in names:
+            if name in LOCALISATION_METRICS:
+                values[name] = self._localisation(name, heatmaps.numpy(),
+                                                  categories.numpy(), regions)
+        return {name: values[name] for name in names}
+
+    # ------------------------------------------------------------------
+    # Faithfulness: every perturbed image, batched.
+    # ------------------------------------------------------------------
+    def _faithfulness(self, inputs, heatmaps, categories,
+                      names) -> Dict[str, np.ndarray]:
+        device = self.engine.device
+        pixels = self.pixel_space.to_pixels(inputs.to(device))
+        heatmaps = heatmaps.to(device)
+        num_b, num_k = categories.shape
+        num_pixels = pixels.shape[-2] * pixels.shape[-1]
+        counts = step_pixel_counts(num_pixels, self.steps)
+        confidence = 'avg_drop' in names or 'increase' in names
+        deletion = 'deletion_auc' in names
+        insertion = 'insertion_auc' in names
+
+        def key(b, kind, k=0, count=0):
+            """One key per distinct image: curves share their ends."""
+            if kind == _DELETED and count == 0 or \
+                    kind == _INSERTED and count == num_pixels:
+                return (b, _ORIGINAL, 0, 0)
+            if kind == _DELETED and count == num_pixels:
+                return (b, _BLACK, 0, 0)
+            if kind == _INSERTED and count == 0:
+                return (b, _BLURRED, 0, 0)
+            return (b, kind, k, int(count))
+
+        rows: Dict[tuple, int] = {}
+        for b in range(num_b):
+            rows.setdefault(key(b, _ORIGINAL), len(rows))
+            for k in range(num_k):
+                if confidence:
+                    rows.setdefault(key(b, _MULTIPLIED, k), len(rows))
+                for count in counts:
+                    if deletion:
+                        rows.setdefault(key(b, _DELETED, k, count), len(rows))
+                    if insertion:
+                        rows.setdefault(key(b, _INSERTED, k, count), len(rows))
+
+        ranks = pixel_ranks(heatmaps) if deletion or insertion else None
+        blurred = gaussian_blur(pixels, self.blur_kernel,
+                                self.blur_sigma) if insertion else None
+
+        def perturbed(b, kind, k, count):
+            if kind == _ORIGINAL:
+                return pixels[b]
+            if kind == _MULTIPLIED:
+                return pixels[b] * heatmaps[b, k]
+            if kind == _BLACK:
+                return torch.zeros_like(pixels[b])
+            if kind == _BLURRED:
+                return blurred[b]
+            changed = ranks[b, k] < count
+            if kind == _DELETED:
+                return torch.where(changed, torch.zeros_like(pixels[b]),
+                                   pixels[b])
+            return torch.where(changed, pixels[b], blurred[b])
+
+        keys = list(rows)
+        probs = np.empty((len(keys), num_k), np.float64)
+        with torch.no_grad():
+            for start in range(0, len(keys), self.batch_size):
+                chunk = keys[start:start + self.batch_size]
+                images = torch.stack([perturbed(*k) for k in chunk])
+                logits = self.engine.logits(self.pixel_space.to_inputs(images))
+                chunk_probs = self.engine.probabilities(logits).cpu()
+                wanted = categories[[b for b, *_ in chunk]]
+                probs[start:start + len(chunk)] = chunk_probs.gather(
+                    1, wanted).double().numpy()
+                self.images_forwarded += len(chunk)
+
+        def prob(b, k, *args):
+            return probs[rows[key(b, *args)], k]
+
+        values = {}
+        if confidence:
+            original = np.array([[prob(b, k, _ORIGINAL) for k in range(num_k)]
+                                 for b in range(num_b)])
+            masked = np.array(
+                [[prob(b, k, _MULTIPLIED, k) for k in range(num_k)]
+                 for b in range(num_b)])
+            values['avg_drop'] = average_drop(original, masked)
+            values['increase'] = increase_in_confidence(original, masked)
+        for name, kind, wanted in (('deletion_auc', _DELETED, deletion),
+                                   ('insertion_auc', _INSERTED, insertion)):
+            if wanted:
+                curves = np.array([[[prob(b, k, kind, k, c) for c in counts]
+                                    for k in range(num_k)]
+                                   for b in range(num_b)])
+                values[name] = curve_auc(curves)
+        return values
+
+    # ------------------------------------------------------------------
+    # Localisation
+    # ------------------------------------------------------------------
+    def _localisation(self, name, heatmaps, categories, regions) -> np.ndarray:
+        num_b, num_k = categories.shape
+        hw = heatmaps.shape[-2:]
+        values = np.full((num_b, num_k), np.nan, np.float32)
+        for b in range(num_b):
+            region = regions[b] if regions is not None else None
+            if region is None:
+                continue
+            for k in range(num_k):
+                mask = region.mask_for(int(categories[b, k]), hw)
+                if mask is None:
+                    continue
+                if name == 'pointing_game':
+                    values[b, k] = pointing_game(heatmaps[b, k], mask,
+                                                 self.tolerance)
+                else:
+                    values[b, k] = energy_pointing_game(heatmaps[b, k], mask)
+        return values

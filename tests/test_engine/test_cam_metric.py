@@ -1,0 +1,134 @@
+"""Explanation-quality metrics in Runner loops: CAMHook measures,
+CAMMetric averages, the loop logs ``cam/<name>``."""
+import glob
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+from mmengine.runner import Runner
+from mmpretrain.structures import DataSample
+from runner_test_data import BLACK_SAMPLE, every
+
+from mmcam.cam import CAMError
+from mmcam.engine import CAMHook
+from mmcam.evaluation import CAMMetric, CAMQuality, GroundTruthRegion
+
+FAITHFULNESS = ['avg_drop', 'increase', 'deletion_auc', 'insertion_auc']
+
+
+def _with_metrics(cfg, tmp_path, **kwargs):
+    hook = dict(
+        type='CAMHook',
+        interval=4,
+        out_dir=str(tmp_path / 'cams'),
+        metrics=True,
+        metric_cfg=dict(steps=4))
+    hook.update(kwargs)
+    cfg.custom_hooks = [hook]
+    return cfg
+
+
+def test_test_loop_reports_the_mean_and_a_failing_sample_is_a_warning(
+        tiny_cfg, tmp_path, monkeypatch):
+    """The metric fails on the black image only: a warning names it, and
+    the logged means are those of the other explained samples."""
+    added = {}
+    original_add = CAMMetric.add
+    original_call = CAMQuality.__call__
+
+    def record(metric, sample_idx, values):
+        added[sample_idx] = values
+        original_add(metric, sample_idx, values)
+
+    def fail_on_black_image(quality, inputs, *args, **kwargs):
+        if (inputs.flatten(2).std(dim=2).amax(dim=1) == 0).any():
+            raise RuntimeError('an odd sample')
+        return original_call(quality, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(CAMMetric, 'add', record)
+    monkeypatch.setattr(CAMQuality, '__call__', fail_on_black_image)
+    _with_metrics(tiny_cfg, tmp_path)
+    runner = Runner.from_cfg(tiny_cfg)
+    metrics = runner.test()
+
+    assert sorted(added) == [i for i in every(4) if i != BLACK_SAMPLE]
+    assert 'accuracy/top1' in metrics
+    # No ground-truth regions: only the faithfulness metrics apply.
+    assert sorted(k for k in metrics if k.startswith('cam/')) == sorted(
+        f'cam/{name}' for name in FAITHFULNESS)
+    for name in FAITHFULNESS:
+        mean = np.mean([added[i][name] for i in added])
+        assert metrics[f'cam/{name}'] == pytest.approx(mean, rel=1e-6)
+    assert 0 <= metrics['cam/deletion_auc'] <= 1
+    log = open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]).read()
+    warnings = [line for line in log.splitlines() if 'no metrics' in line]
+    assert len(warnings) == 1
+    assert f'test sample {BLACK_SAMPLE}' in warnings[0]
+    assert 'an odd sample' in warnings[0]
+
+
+def test_validation_logs_cam_metrics_beside_accuracy(tiny_cfg, tmp_path):
+    _with_metrics(tiny_cfg, tmp_path, metrics=['insertion_auc'])
+    # A CAMMetric listed in the config is the one the hook feeds.
+    tiny_cfg.val_evaluator = [
+        dict(type='Accuracy', topk=(1, )),
+        dict(type='CAMMetric', prefix='quality')
+    ]
+    tiny_cfg.train_cfg.max_epochs = 1
+    tiny_cfg.log_level = 'INFO'
+    runner = Runner.from_cfg(tiny_cfg)
+    runner.train()
+    scalars = glob.glob(osp.join(runner.log_dir, 'vis_data', 'scalars.json'))
+    lines = [json.loads(line) for line in open(scalars[0])]
+    logged = [line for line in lines if 'quality/insertion_auc' in line]
+    assert [line['step'] for line in logged] == [1]
+    assert all('accuracy/top1' in line for line in logged)
+    log = open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]).read()
+    assert 'quality/insertion_auc: ' in log
+
+
+def test_localisation_without_ground_truth_fails_before_the_run(
+        tiny_cfg, tmp_path):
+    _with_metrics(tiny_cfg, tmp_path, metrics=['avg_drop', 'pointing_game'])
+    runner = Runner.from_cfg(tiny_cfg)
+    with pytest.raises(CAMError, match="'pointing_game' needs ground-truth"):
+        runner.test()
+    assert not glob.glob(str(tmp_path / 'cams' / 'test' / '*'))
+
+
+def test_bad_metric_settings_fail_when_the_hook_is_built():
+    with pytest.raises(CAMError, match="unknown metric 'drop'"):
+        CAMHook(metrics=['drop'])
+    with pytest.raises(CAMError, match="unknown metric option 'step'"):
+        CAMHook(metrics=True, metric_cfg=dict(step=3))
+    with pytest.raises(CAMError, match='steps must be a positive'):
+        CAMHook(metrics=True, metric_cfg=dict(steps=0))
+
+
+def test_every_sample_counts_once_across_processes():
+    """Parts of two processes, one with a repeat of the other's sample,
+    as ``collect_results`` hands them to the first process."""
+    metric = CAMMetric()
+    parts = [{
+        0: dict(avg_drop=np.float32([10.0, 30.0])),
+        2: dict(avg_drop=np.float32([20.0, 20.0]))
+    }, {
+        1: dict(avg_drop=np.float32([0.0, np.nan])),
+        2: dict(avg_drop=np.float32([20.0, 20.0]))
+    }]
+    means = metric.compute_metrics(parts)
+    assert means == pytest.approx(dict(avg_drop=(10 + 30 + 20 + 20 + 0) / 5))
+    assert metric.compute_metrics([{}, {}]) == {}
+
+
+def test_ground_truth_regions_of_data_samples():
+    sample = DataSample(metainfo=dict(gt_bboxes=[[1, 2, 5, 6]]))
+    region = GroundTruthRegion.of_data_sample(sample)
+    mask = region.mask_for(3, (8, 8))
+    assert mask.sum() == 16 and mask[2, 1] and not mask[6, 1]
+    assert GroundTruthRegion.of_data_sample(DataSample()) is None
+    masked = DataSample()
+    masked.set_field(np.eye(4, dtype=bool), 'gt_mask')
+    assert GroundTruthRegion.of_data_sample(masked).mask_for(0,
+                                                             (4, 4)).sum() == 4

@@ -1,0 +1,276 @@
+"""CAMQuality against known answers: a model that looks at one region,
+hand-computed values on a 2x2 image, and pytorch-grad-cam's metrics."""
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from mmcam.cam import CAMError
+from mmcam.evaluation import (CAMQuality, GroundTruthRegion, PixelSpace,
+                              gaussian_blur, pixel_ranks, step_pixel_counts)
+
+SIZE = 16
+REGION = (slice(4, 8), slice(4, 8))
+
+
+class RegionModel(nn.Module):
+    """Two classes; the logit of class 0 grows with the energy of the
+    pixels in ``REGION`` and ignores every other pixel."""
+
+    def forward(self, x):
+        energy = (x[:, :, REGION[0], REGION[1]]**2).mean((1, 2, 3))
+        logit = 10 * energy - 3
+        return torch.stack([logit, torch.zeros_like(logit)], 1)
+
+
+class LinearModel(nn.Module):
+    """Logit of class 0 is ``sum(weight * x)``, of class 1 is 0, so the
+    probability of class 0 is ``sigmoid(sum(weight * x))``."""
+
+    def __init__(self, weight):
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, x):
+        logit = (x * self.weight).sum((1, 2, 3))
+        return torch.stack([logit, torch.zeros_like(logit)], 1)
+
+
+def sigmoid(x):
+    return 1 / (1 + math.exp(-x))
+
+
+@pytest.fixture(scope='module')
+def region_maps():
+    """A textured image, and the region's map, a uniform and a random map
+    of class 0."""
+    generator = torch.Generator().manual_seed(0)
+    image = (torch.rand(1, 3, SIZE, SIZE, generator=generator) > 0.5).float()
+    region = torch.zeros(SIZE, SIZE)
+    region[REGION] = 1
+    maps = torch.stack([
+        region,
+        torch.full((SIZE, SIZE), 0.5),
+        torch.rand(SIZE, SIZE, generator=generator)
+    ])[None]
+    return image, maps
+
+
+def test_the_region_map_is_the_most_faithful(region_maps):
+    image, maps = region_maps
+    quality = CAMQuality(RegionModel(), steps=16)
+    values = quality(image, maps, np.zeros((1, 3), int))
+    assert set(values) == {
+        'avg_drop', 'increase', 'deletion_auc', 'insertion_auc'
+    }
+    for value in values.values():
+        assert value.shape == (1, 3) and value.dtype == np.float32
+    region, uniform, random = range(3)
+    drop, deletion = values['avg_drop'][0], values['deletion_auc'][0]
+    insertion = values['insertion_auc'][0]
+    # The region unchanged: no drop at all.
+    assert drop[region] == 0
+    assert drop[region] < drop[uniform] and drop[region] < drop[random]
+    assert deletion[region] < deletion[uniform]
+    assert deletion[region] < deletion[random]
+    assert insertion[region] > insertion[uniform]
+    assert insertion[region] > insertion[random]
+
+
+def test_hand_computed_deletion_and_average_drop():
+    image = torch.tensor([[1., 2.], [3., 4.]]).reshape(1, 1, 2, 2)
+    weight = torch.tensor([[1., 0.5], [-1., 0.25]]).reshape(1, 2, 2)
+    heatmap = torch.tensor([[0.9, 0.1], [0.5, 0.3]]).reshape(1, 1, 2, 2)
+    quality = CAMQuality(
+        LinearModel(weight), ['avg_drop', 'increase', 'deletion_auc'], steps=4)
+    values = quality(image, heatmap, [[0]])
+    # sum(weight * image) = 1 + 1 - 3 + 1 = 0, so Y = 0.5.
+    # image * heatmap = [[0.9, 0.2], [1.5, 1.2]]: 0.9 + 0.1 - 1.5 + 0.3.
+    masked = sigmoid(-0.2)
+    assert values['avg_drop'][0, 0] == pytest.approx(
+        (0.5 - masked) / 0.5 * 100, rel=1e-6)
+    assert values['increase'][0, 0] == 0
+    # Heatmap order (0,0), (1,0), (1,1), (0,1); one pixel per step set
+    # to 0: the sums are 0, -1, 2, 1, 0.
+    curve = [0.5, sigmoid(-1), sigmoid(2), sigmoid(1), 0.5]
+    area = (sum(curve) - (curve[0] + curve[-1]) / 2) / 4
+    assert values['deletion_auc'][0, 0] == pytest.approx(area, rel=1e-6)
+    # Original, black image and three inner steps (steps + 1 images),
+    # and the image times its heatmap.
+    assert quality.images_forwarded == 6
+
+
+def test_hand_computed_insertion():
+    image = torch.tensor([[1., 2.], [3., 4.]]).reshape(1, 1, 2, 2)
+    weight = torch.tensor([[1., 0.5], [-1., 0.25]]).reshape(1, 2, 2)
+    heatmap = torch.tensor([[0.9, 0.1], [0.5, 0.3]]).reshape(1, 1, 2, 2)
+    quality = CAMQuality(
+        LinearModel(weight), ['insertion_auc'],
+        steps=4,
+        blur_kernel=3,
+        blur_sigma=1.0)
+    blurred = gaussian_blur(image, 3, 1.0)[0, 0].numpy()
+    current = blurred.copy()
+    curve = []
+    for step, pixel in enumerate([None, (0, 0), (1, 0), (1, 1), (0, 1)]):
+        if pixel is not None:
+            current[pixel] = image[0, 0][pixel].item()
+        curve.append(sigmoid(float((current * weight[0].numpy()).sum())))
+    area = (sum(curve) - (curve[0] + curve[-1]) / 2) / 4
+    values = quality(image, heatmap, [[0]])
+    assert values['insertion_auc'][0, 0] == pytest.approx(area, rel=1e-5)
+
+
+def test_blur_matches_opencv():
+    pixels = torch.rand(
+        1, 3, 20, 24, generator=torch.Generator().manual_seed(1))
+    ours = gaussian_blur(pixels, 11, 5.0)[0].permute(1, 2, 0).numpy()
+    theirs = cv2.GaussianBlur(
+        pixels[0].permute(1, 2, 0).numpy(), (11, 11),
+        5.0,
+        borderType=cv2.BORDER_REFLECT_101)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_ranks_and_counts():
+    heatmap = torch.tensor([[0.2, 0.9], [0.2, 0.5]])
+    # Highest first; the tie keeps raster order.
+    assert pixel_ranks(heatmap).tolist() == [[2, 0], [3, 1]]
+    assert step_pixel_counts(10, 4).tolist() == [0, 2, 5, 7, 10]
+
+
+def test_agrees_with_grad_cam_confidence_change(region_maps):
+    from pytorch_grad_cam.metrics.cam_mult_image import (
+        CamMultImageConfidenceChange, DropInConfidence, IncreaseInConfidence)
+    from pytorch_grad_cam.utils.model_targets import \
+        ClassifierOutputSoftmaxTarget
+    image, maps = region_maps
+    images = image.repeat(3, 1, 1, 1) * torch.tensor([1.0, 0.8, 1.2]).reshape(
+        3, 1, 1, 1)
+    cams = maps[0].numpy()
+    model = RegionModel()
+    targets = [ClassifierOutputSoftmaxTarget(0)] * 3
+    # grad-cam multiplies the network input; with no normalization that
+    # is the pixels, so the definitions coincide.
+    change = CamMultImageConfidenceChange()(images, cams, targets, model)
+    with torch.no_grad():
+        original = model(images).softmax(-1)[:, 0].numpy()
+    values = CAMQuality(model, ['avg_drop', 'increase'])(images, maps[0][:,
+                                                                         None],
+                                                         np.zeros((3, 1), int))
+    np.testing.assert_allclose(
+        values['avg_drop'][:, 0],
+        np.maximum(0, -change) / original * 100,
+        rtol=1e-5,
+        atol=1e-5)
+    np.testing.assert_allclose(
+        values['avg_drop'][:, 0] * original / 100,
+        DropInConfidence()(images, cams, targets, model),
+        atol=1e-6)
+    np.testing.assert_array_equal(
+        values['increase'][:, 0] / 100,
+        IncreaseInConfidence()(images, cams, targets, model))
+
+
+def test_perturbs_pixels_before_normalization(tiny_resnet):
+    """With a normalizing data preprocessor, the heatmap multiplies the
+    pixels, and the product is normalized again."""
+    from mmengine.config import Config
+    from mmpretrain.apis import get_model
+    config, checkpoint = tiny_resnet
+    model = get_model(Config.fromfile(str(config)), str(checkpoint))
+    space = PixelSpace.of_model(model)
+    generator = torch.Generator().manual_seed(2)
+    pixels = torch.rand(2, 3, 64, 64, generator=generator) * 255
+    # The preprocessor takes BGR and gives normalized RGB.
+    inputs = model.data_preprocessor(dict(inputs=pixels.flip(1)),
+                                     False)['inputs']
+    np.testing.assert_allclose(space.to_pixels(inputs), pixels, atol=1e-3)
+    heatmaps = torch.rand(2, 1, 64, 64, generator=generator)
+    categories = np.array([[1], [3]])
+    quality = CAMQuality(model, ['avg_drop'])
+    values = quality(inputs, heatmaps, categories)
+    with torch.no_grad():
+        original = model(inputs).softmax(-1)
+        masked = model(space.to_inputs(space.to_pixels(inputs) *
+                                       heatmaps)).softmax(-1)
+    for b, c in enumerate(categories[:, 0]):
+        y, o = original[b, c].item(), masked[b, c].item()
+        assert values['avg_drop'][b, 0] == pytest.approx(
+            max(0, y - o) / y * 100, rel=1e-4, abs=1e-4)
+
+
+def test_batches_cover_every_image_once(region_maps):
+    image, maps = region_maps
+    images = image.repeat(2, 1, 1, 1)
+    heatmaps = maps.repeat(2, 1, 1, 1)
+    categories = np.zeros((2, 3), int)
+    one_pass = CAMQuality(RegionModel(), steps=8, batch_size=1000)
+    small = CAMQuality(RegionModel(), steps=8, batch_size=7)
+    a = one_pass(images, heatmaps, categories)
+    b = small(images, heatmaps, categories)
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-6)
+    # Per image: original, black, blurred; per map: the product and
+    # 2 * (steps - 1) inner curve points.
+    assert one_pass.images_forwarded == 2 * (3 + 3 * (1 + 2 * 7))
+
+
+def test_localisation_with_boxes_and_labels(region_maps):
+    image, maps = region_maps
+    region = GroundTruthRegion(
+        bboxes=np.array([[4, 4, 8, 8], [12, 12, 16, 16]], np.float32),
+        labels=np.array([0, 1]))
+    quality = CAMQuality(
+        RegionModel(), ['pointing_game', 'energy_pointing_game'], tolerance=2)
+    # The region's map for both classes: it points at class 0's box and
+    # misses class 1's, 8 px away.
+    both = maps[:, [0, 0]]
+    values = quality(image, both, np.array([[0, 1]]), [region])
+    assert values['pointing_game'][0].tolist() == [1.0, 0.0]
+    assert values['energy_pointing_game'][0].tolist() == [1.0, 0.0]
+    # The uniform map: a sixteenth of its energy in the 4x4 box.
+    values = quality(image, maps[:, [1]], np.array([[0]]), [region])
+    assert values['energy_pointing_game'][0, 0] == pytest.approx(1 / 16)
+    # No box of class 1 at all: not applicable.
+    no_label = GroundTruthRegion(
+        bboxes=np.array([[4, 4, 8, 8]]), labels=np.array([0]))
+    values = quality(image, both, np.array([[0, 1]]), [no_label])
+    assert np.isnan(values['pointing_game'][0, 1])
+    # A mask serves every class.
+    mask = GroundTruthRegion(mask=both[0, 0].numpy() > 0)
+    values = quality(image, both, np.array([[0, 1]]), [mask])
+    assert values['pointing_game'][0].tolist() == [1.0, 1.0]
+
+
+def test_pointing_game_tolerance():
+    heatmap = np.zeros((64, 64), np.float32)
+    heatmap[30, 39] = 1  # 15 px right of the box's last column (24)
+    box = GroundTruthRegion(bboxes=np.array([[10, 10, 25, 50]]))
+    mask = box.mask_for(0, (64, 64))
+    quality = CAMQuality(RegionModel(), ['pointing_game'], tolerance=15)
+    hit = quality(torch.zeros(1, 3, 64, 64), heatmap[None, None], [[0]], [box])
+    assert hit['pointing_game'][0, 0] == 1
+    strict = CAMQuality(RegionModel(), ['pointing_game'], tolerance=14)
+    miss = strict(torch.zeros(1, 3, 64, 64), heatmap[None, None], [[0]], [box])
+    assert miss['pointing_game'][0, 0] == 0 and mask[30, 24]
+
+
+def test_bad_names_and_missing_regions(region_maps):
+    image, maps = region_maps
+    with pytest.raises(
+            CAMError, match="unknown metric 'auc'.*available: "
+            'avg_drop'):
+        CAMQuality(RegionModel(), ['auc'])
+    named = CAMQuality(RegionModel(), ['pointing_game'])
+    with pytest.raises(CAMError, match="'pointing_game' needs ground-truth"):
+        named(image, maps, np.zeros((1, 3), int))
+    # True means all that apply: no regions, no localisation metrics.
+    assert CAMQuality(RegionModel()).names_for(None) == [
+        'avg_drop', 'increase', 'deletion_auc', 'insertion_auc'
+    ]
+    with pytest.raises(CAMError, match='steps must be a positive'):
+        CAMQuality(RegionModel(), steps=0)

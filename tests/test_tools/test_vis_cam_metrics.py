@@ -1,0 +1,62 @@
+"""tools/vis_cam.py --metrics, through ``main()`` in this process."""
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'vis_cam.py'
+
+
+@pytest.fixture(scope='module')
+def vis_cam(load_tool):
+    return load_tool(TOOL)
+
+
+def test_each_line_has_its_metrics_and_a_mean_ends_the_run(
+        vis_cam, tiny_resnet, test_images, tmp_path, capsys):
+    config, checkpoint = tiny_resnet
+    folder = tmp_path / 'two'
+    folder.mkdir()
+    for key in ('color', 'wide'):
+        (folder / test_images[key].name).write_bytes(
+            test_images[key].read_bytes())
+    code = vis_cam.main([
+        str(folder),
+        str(config),
+        str(checkpoint), '--save-path',
+        str(tmp_path / 'cams'), '--metrics', 'avg_drop', 'deletion_auc',
+        '--metric-steps', '4'
+    ])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    lines = [line for line in out if '| avg_drop ' in line]
+    assert len(lines) == 2
+    values = [
+        float(line.split('avg_drop ')[1].split(',')[0]) for line in lines
+    ]
+    assert all(', deletion_auc 0.' in line for line in lines)
+    mean = [line for line in out if line.startswith('mean over 2 heatmap')]
+    assert len(mean) == 1
+    # Printed with 3 decimals.
+    mean_drop = float(mean[0].split('avg_drop ')[1].split(',')[0])
+    assert mean_drop == pytest.approx(sum(values) / 2, abs=1.5e-3)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--metrics', 'drop'], "error: unknown metric 'drop'; available: "),
+    (['--metrics', 'pointing_game'
+      ], "error: metric 'pointing_game' needs ground-truth regions"),
+    (['--metrics', '--metric-steps', '0'
+      ], 'error: metric steps must be a positive integer, got 0'),
+])
+def test_bad_metric_requests(vis_cam, tiny_resnet, test_images, tmp_path,
+                             capsys, args, message):
+    config, checkpoint = tiny_resnet
+    code = vis_cam.main([
+        str(test_images['color']),
+        str(config),
+        str(checkpoint), '--save-path',
+        str(tmp_path / 'cam.png'), *args
+    ])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and err[0].startswith(message)
