@@ -163,7 +163,7 @@ def main() -> None:
         print(f'| variant | {n} samples MiB | {4 * n} samples MiB | '
               'growth MiB |')
         print('| --- | --- | --- | --- |')
-        for variant in ('export', 'backends'):
+        for variant in ('plain', 'export', 'backends'):
             rss = [
                 measure(variant, datasets[count],
                         osp.join(tmp,
