@@ -503,6 +503,25 @@ class CAMEngine:
         reshape.input_hw = input_hw
         return reshape
 
+    def _order_full_grad_layers(self, method, input_shape) -> None:
+        """Put FullGrad's biased layers in the order they run.
+
+        grad-cam lists them in registration order but pairs each bias with
+        the gradients in the order the layers ran; where the two differ
+        (ConvNeXt registers its downsampling layers before its stages) the
+        shapes do not match. Sorted by a dry run, each bias meets its own
+        layer's gradient.
+        """
+        finished = {
+            id(record.module): record.end
+            for record in self.record_layers(input_shape)
+        }
+        pairs = sorted(
+            zip(method.target_layers, method.bias_data),
+            key=lambda pair: finished.get(id(pair[0]), float('inf')))
+        method.target_layers = [layer for layer, _ in pairs]
+        method.bias_data = [bias for _, bias in pairs]
+
     def _grad_cam_forward(self, inputs, layers, categories):
         """FullGrad and ShapleyCAM need gradients beyond the target layers
         (FullGrad: every bias and the input; ShapleyCAM: second order), so
@@ -512,6 +531,8 @@ class CAMEngine:
             ClassifierOutputTarget
         method = self._build_grad_cam(layers)
         method.activations_and_grads.release()
+        if not self.method.uses_target_layers:
+            self._order_full_grad_layers(method, inputs.shape)
         modules = [m for _, m in layers] if self.method.uses_target_layers \
             else method.target_layers
         method.activations_and_grads = _copying_recorder_class()(

@@ -303,3 +303,21 @@ def test_inference_mode_and_float64_models(method, classifier, images):
     result = CAMEngine(double, method=method, batch_size=64)(inputs)
     assert result.heatmaps.dtype == np.float32
     np.testing.assert_allclose(result.heatmaps, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize('name', ['narrow_resnet', 'convnext'])
+def test_full_grad_pairs_each_bias_with_its_own_layer(name, classifier,
+                                                      images):
+    """ConvNeXt registers its downsampling layers before its stages, so
+    grad-cam's FullGrad pairs biases with other layers' gradients and
+    fails; in the order the layers run it works, and where the two orders
+    agree (ResNet) the map is grad-cam's."""
+    model = classifier(name)
+    inputs = images(2, 64, 64)
+    ours = CAMEngine(model, method='FullGrad')(inputs)
+    assert np.isfinite(ours.heatmaps).all()
+    assert np.allclose(ours.heatmaps.max(axis=(2, 3)), 1, atol=1e-5)
+    if name == 'narrow_resnet':
+        theirs = grad_cam_maps('FullGrad', model, [], inputs,
+                               ours.categories)
+        np.testing.assert_allclose(ours.heatmaps, theirs, atol=1e-5)
