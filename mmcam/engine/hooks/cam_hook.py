@@ -424,23 +424,13 @@ class CAMHook(Hook):
     def _compute(self, runner, data_batch: dict,
                  chosen: List[Tuple[int, int]]) -> list:
         """One :class:`~mmcam.cam.CAMResult` row per chosen sample."""
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
         rows = [i for i, _ in chosen]
-        inputs = data_batch['inputs']
-        if isinstance(inputs, torch.Tensor):
-            inputs = inputs[rows]
-        else:
-            inputs = [inputs[i] for i in rows]
-        data_samples = [data_batch['data_samples'][i] for i in rows]
-        with torch.no_grad():
-            data = model.data_preprocessor(
-                dict(inputs=inputs, data_samples=data_samples), False)
+        inputs, data_samples = self._network_inputs(runner, data_batch, rows)
         gt_labels = None
         if self.settings.target_category == 'gt':
             gt_labels = _ground_truth(data_samples)
         try:
-            result = self.engine(data['inputs'], gt_labels=gt_labels)
+            result = self.engine(inputs, gt_labels=gt_labels)
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
             raise
