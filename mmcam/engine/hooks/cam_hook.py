@@ -1,7 +1,7 @@
 """CAMHook: class activation maps of validation and test samples."""
 import hashlib
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -227,16 +227,21 @@ class CAMHook(Hook):
         """``(1, C, H, W)`` of a network input of the first loop this hook
         draws in (already built when the run starts)."""
         from mmcam.cam.engine import DEFAULT_INPUT_SHAPE
-        for phase in self.phases:
-            loop = getattr(runner, f'_{phase}_loop', None)
-            if not isinstance(loop, BaseLoop):
-                continue
+        for loop in self._built_loops(runner):
             try:
                 inputs = loop.dataloader.dataset[0]['inputs']
                 return (1, *inputs.shape[-3:])
             except Exception:  # noqa: BLE001  (the loop itself will tell)
                 break
         return DEFAULT_INPUT_SHAPE
+
+    def _built_loops(self, runner) -> Iterator[BaseLoop]:
+        """The loops of ``phases`` the runner has built for this run."""
+        for phase in self.phases:
+            # Private: the public properties would build loops not run.
+            loop = getattr(runner, f'_{phase}_loop', None)
+            if isinstance(loop, BaseLoop):
+                yield loop
 
     def _build(self, runner) -> None:
         if self.engine is None:
@@ -448,11 +453,8 @@ class CAMHook(Hook):
         named = [n for n in self.quality.names if n in LOCALISATION_METRICS]
         if not named:
             return
-        for phase in self.phases:
-            # Private: the public properties would build loops not run.
-            loop = getattr(runner, f'_{phase}_loop', None)
-            if not isinstance(loop, BaseLoop) or not len(
-                    loop.dataloader.dataset):
+        for loop in self._built_loops(runner):
+            if not len(loop.dataloader.dataset):
                 continue
             sample = loop.dataloader.dataset[0].get('data_samples')
             if sample is None or GroundTruthRegion.of_data_sample(
@@ -507,15 +509,13 @@ class CAMHook(Hook):
                 try:
                     measure([item])
                 except Exception as error:  # noqa: BLE001
-                    row, sample_idx = item[0]
-                    path = data_batch['data_samples'][row].metainfo.get(
-                        'img_path')
-                    where = f' ({path})' if path else ''
-                    message = str(error).strip().splitlines()
-                    runner.logger.warning(
-                        f'CAMHook: no metrics for {phase} sample '
-                        f'{sample_idx}{where}: {type(error).__name__}: '
-                        f'{message[0] if message else ""}')
+                    self._warn(
+                        runner,
+                        phase,
+                        data_batch,
+                        item[0],
+                        error,
+                        missing='metrics')
 
     def _draw(self, runner, phase: str, phase_name: str, step: int,
               data_batch: dict, sample: tuple, result, dataset) -> None:
@@ -643,15 +643,22 @@ class CAMHook(Hook):
             return 'gt'
         return 'class' + '-'.join(map(str, settings.target_category))
 
-    def _warn(self, runner, phase: str, data_batch: dict,
-              sample: Tuple[int, int], error: Exception) -> None:
+    def _warn(self,
+              runner,
+              phase: str,
+              data_batch: dict,
+              sample: Tuple[int, int],
+              error: Exception,
+              missing: str = 'heatmap') -> None:
+        """Log what a sample did not get (``'heatmap'`` or ``'metrics'``)
+        and why; a missing heatmap is also recorded in the export index."""
         row, dataset_index = sample
         path = data_batch['data_samples'][row].metainfo.get('img_path')
         where = f' ({path})' if path else ''
         message = f'{type(error).__name__}: {one_line(error)}'
-        runner.logger.warning(f'CAMHook: no heatmap for {phase} sample '
+        runner.logger.warning(f'CAMHook: no {missing} for {phase} sample '
                               f'{dataset_index}{where}: {message}')
-        if self._writer is not None:
+        if missing == 'heatmap' and self._writer is not None:
             self._writer.write_failure(dataset_index, path, message)
 
     # ------------------------------------------------------------------
