@@ -568,21 +568,11 @@ class CAMInferencer(BaseInferencer):
         boxes = gt_bboxes[sample.index]
         if boxes is None or len(boxes) == 0:
             return None
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-        geometry = sample.geometry
-        if geometry is None:
+        if sample.geometry is None:
             raise CAMError(
                 f'cannot place gt_bboxes on the network input of image '
                 f'{sample.stem!r}: the test pipeline cannot be inverted')
-        scale = [
-            geometry.scale_x, geometry.scale_y, geometry.scale_x,
-            geometry.scale_y
-        ]
-        offset = [
-            geometry.offset_x, geometry.offset_y, geometry.offset_x,
-            geometry.offset_y
-        ]
-        return GroundTruthRegion(bboxes=boxes * scale + offset)
+        return GroundTruthRegion(bboxes=sample.geometry.boxes_to_input(boxes))
 
     def categories_per_image(self, target_category=_UNSET, topk=_UNSET) -> int:
         """How many heatmaps each image gets with these overrides."""

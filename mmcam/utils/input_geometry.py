@@ -48,6 +48,15 @@ class InputGeometry:
                              self.scale_y, self.offset_x - x1,
                              self.offset_y - y1)
 
+    def boxes_to_input(self, boxes: np.ndarray) -> np.ndarray:
+        """``(N, 4)`` boxes ``x1, y1, x2, y2`` in image pixels, in
+        network-input pixels."""
+        scale = np.array(
+            [self.scale_x, self.scale_y, self.scale_x, self.scale_y])
+        offset = np.array(
+            [self.offset_x, self.offset_y, self.offset_x, self.offset_y])
+        return np.asarray(boxes, np.float64).reshape(-1, 4) * scale + offset
+
     @property
     def input_region(self) -> Tuple[float, float, float, float]:
         """``(x1, y1, x2, y2)``: the part of the original image the network
