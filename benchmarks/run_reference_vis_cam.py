@@ -25,6 +25,11 @@ import types
 # Run from a checkout without installing mmcam.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmcam  # noqa: E402,F401  (mmengine's config fixes; before the shim)
+from mmcam.compat import import_grad_cam_as_shipped  # noqa: E402
+
+# The reference imports grad-cam as grad-cam ships it (with scikit-learn,
+# scipy and matplotlib), not with the deferral mmcam applies for itself.
+import_grad_cam_as_shipped()
 
 
 def reference_path() -> str:

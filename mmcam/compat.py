@@ -4,11 +4,15 @@ Each fix says which version it is for and when it can go. :func:`apply_all`
 runs once when ``mmcam`` is imported; every fix is idempotent and changes
 nothing on versions that do not need it.
 """
+import builtins
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.metadata
 import importlib.util
 import os.path as osp
 import pickle
+import sys
 import types
 from typing import Callable, List
 
@@ -288,6 +292,122 @@ def _patch_cpu_distributed() -> None:
     MMDistributedDataParallel.__init__ = ddp_init
 
 
+# --------------------------------------------------------------------------
+# grad-cam 1.5.x imports matplotlib.pyplot, scipy.ndimage and
+# sklearn.decomposition at the top of ``pytorch_grad_cam.utils`` (for
+# plotting helpers, 3-D resizing, KPCA_CAM and DeepFeatureFactorization),
+# and every method's module imports ``utils``. That is 2.5 s of a 6 s
+# start-up on a 2-core CPU, for code that a Grad-CAM run never calls.
+# grad-cam's own modules are loaded with an ``__import__`` that hands out
+# stand-ins for those three packages; a stand-in imports the real thing the
+# first time it is called or an attribute of it is read, so every grad-cam
+# function still works. Other packages, the user's imports and packages
+# that are already imported are untouched. Remove once grad-cam imports
+# its optional dependencies where it uses them.
+# --------------------------------------------------------------------------
+DEFERRED_BY_GRAD_CAM = ('matplotlib', 'scipy', 'sklearn')
+
+
+class _Deferred:
+    """``owner.attribute`` of a package that is not imported yet: a module,
+    class or function, resolved (imported) on first use."""
+
+    def __init__(self, owner: str, attribute: str):
+        self._owner = owner
+        self._attribute = attribute
+        self._target = None
+
+    def _resolve(self):
+        if self._target is None:
+            owner = importlib.import_module(self._owner)
+            try:
+                self._target = getattr(owner, self._attribute)
+            except AttributeError:  # a submodule not imported by its parent
+                self._target = importlib.import_module(
+                    f'{self._owner}.{self._attribute}')
+        return self._target
+
+    def __getattr__(self, name: str):
+        return getattr(self._resolve(), name)
+
+    def __call__(self, *args, **kwargs):
+        return self._resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f'<deferred {self._owner}.{self._attribute}>'
+
+
+class _DeferredModule(types.ModuleType):
+    """What ``import``/``from ... import`` gets for a deferred package
+    while a grad-cam module is executed: every name read from it is a
+    :class:`_Deferred`."""
+
+    def __getattr__(self, name: str):
+        if name.startswith('__'):
+            raise AttributeError(name)
+        return _Deferred(self.__name__, name)
+
+
+def _deferring_import(name, globals=None, locals=None, fromlist=(), level=0):
+    if (level == 0 and name.split('.')[0] in DEFERRED_BY_GRAD_CAM
+            and name not in sys.modules):
+        # ``import a.b`` binds ``a``; ``from a.b import c`` reads c off a.b.
+        return _DeferredModule(name if fromlist else name.split('.')[0])
+    return builtins.__import__(name, globals, locals, fromlist, level)
+
+
+class _DeferringLoader(importlib.abc.Loader):
+    """Executes a grad-cam module with :func:`_deferring_import` as its
+    ``__import__``, which also serves imports inside its functions."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return None  # the default module object
+
+    def exec_module(self, module) -> None:
+        deferring_builtins = dict(vars(builtins), __import__=_deferring_import)
+        module.__dict__['__builtins__'] = deferring_builtins
+        exec(self._loader.get_code(module.__name__), module.__dict__)
+
+
+class _GradCamFinder(importlib.abc.MetaPathFinder):
+    """Gives ``pytorch_grad_cam`` and its submodules a
+    :class:`_DeferringLoader`."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname.split('.')[0] != 'pytorch_grad_cam':
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or not isinstance(
+                spec.loader, importlib.machinery.SourceFileLoader):
+            return spec
+        spec.loader = _DeferringLoader(spec.loader)
+        return spec
+
+
+def _defer_grad_cam_heavy_imports() -> None:
+    if 'pytorch_grad_cam' in sys.modules or any(
+            isinstance(finder, _GradCamFinder) for finder in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _GradCamFinder())
+
+
+def import_grad_cam_as_shipped() -> None:
+    """Take the deferral above out again, so a later ``import
+    pytorch_grad_cam`` imports everything grad-cam's modules name.
+
+    For code that must measure or run grad-cam unchanged (the reference
+    tool's launcher in ``benchmarks/``); it changes nothing once
+    ``pytorch_grad_cam`` is imported.
+    """
+    sys.meta_path[:] = [
+        finder for finder in sys.meta_path
+        if not isinstance(finder, _GradCamFinder)
+    ]
+
+
 def apply_all() -> None:
     """Apply every fix once. Called by ``import mmcam``."""
     global _applied
@@ -297,10 +417,12 @@ def apply_all() -> None:
     _allow_runner_checkpoints()
     _force_weights_only_loads()
     _patch_cpu_distributed()
+    _defer_grad_cam_heavy_imports()
     _applied = True
 
 
 __all__ = [
-    'apply_all', 'is_installed', 'get_installed_path', 'package2module',
-    'runner_checkpoint_safe_globals', 'safe_load_url', 'safe_torch_load'
+    'apply_all', 'import_grad_cam_as_shipped', 'is_installed',
+    'get_installed_path', 'package2module', 'runner_checkpoint_safe_globals',
+    'safe_load_url', 'safe_torch_load'
 ]

@@ -1,5 +1,7 @@
 """The stack fixes applied by ``import mmcam``."""
+import os
 import os.path as osp
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,6 +12,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import mmcam  # noqa: E402,F401
 from mmcam import compat  # noqa: E402
+
+REPO = str(Path(__file__).resolve().parents[1])
 
 
 def test_mmpretrain_base_configs_load(tmp_path):
@@ -77,3 +81,59 @@ def test_checkpoint_getattr_is_limited_to_history_buffer(tmp_path):
     torch.save({'x': Sneaky()}, path)
     with pytest.raises(Exception, match='refusing getattr|not an allowed'):
         torch.load(path, map_location='cpu', weights_only=True)
+
+
+def test_grad_cam_methods_run_without_its_plotting_and_sklearn_imports():
+    """mmcam loads grad-cam with matplotlib, scipy and scikit-learn
+    deferred: a Grad-CAM run imports none of them, and the grad-cam
+    functions that need them still import and use them when called."""
+    script = '''
+import sys
+import numpy as np
+import torch
+import mmcam
+from pytorch_grad_cam import GradCAM, KPCA_CAM
+from pytorch_grad_cam.utils.image import scale_cam_image, show_cam_on_image
+
+model = torch.nn.Sequential(
+    torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(),
+    torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 2))
+image = torch.rand(1, 3, 16, 16)
+grayscale = GradCAM(model, [model[1]])(image, targets=None)
+heavy = ('matplotlib.pyplot', 'scipy', 'sklearn')
+print('after GradCAM', [m for m in heavy if m in sys.modules])
+kpca = KPCA_CAM(model, [model[1]])(image, targets=None)
+volume = scale_cam_image(np.random.rand(1, 2, 3, 4), (5, 6, 7))
+print('after KPCA_CAM', [m for m in heavy if m in sys.modules])
+print('shapes', grayscale.shape, kpca.shape, volume.shape)
+'''
+    result = subprocess.run([sys.executable, '-c', script],
+                            capture_output=True,
+                            text=True,
+                            env=dict(os.environ, PYTHONPATH=REPO),
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert 'after GradCAM []' in lines
+    # KPCA_CAM's KernelPCA and the 3-D resize's scipy zoom were imported
+    # when they were called.
+    assert "after KPCA_CAM ['scipy', 'sklearn']" in lines
+    assert 'shapes (1, 16, 16) (1, 16, 16) (1, 7, 6, 5)' in lines
+
+
+def test_reference_launcher_imports_grad_cam_as_shipped():
+    script = '''
+import sys
+import mmcam
+from mmcam.compat import import_grad_cam_as_shipped
+import_grad_cam_as_shipped()
+import pytorch_grad_cam
+print('sklearn' in sys.modules)
+'''
+    result = subprocess.run([sys.executable, '-c', script],
+                            capture_output=True,
+                            text=True,
+                            env=dict(os.environ, PYTHONPATH=REPO),
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ['True']

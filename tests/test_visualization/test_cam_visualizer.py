@@ -52,3 +52,18 @@ def test_builds_under_mmpretrain_scope():
         dict(type='CAMVisualizer', name='test_scope', colormap='turbo'))
     assert isinstance(visualizer, CAMVisualizer)
     assert visualizer.colormap == 'turbo'
+
+
+def test_mmengine_drawing_methods_work_on_the_deferred_figure():
+    """CAMVisualizer builds mmengine's matplotlib figure only when one of
+    mmengine's own drawing methods needs it; those still draw."""
+    from mmengine.visualization import Visualizer
+    visualizer = CAMVisualizer(name='test_deferred_figure')
+    assert visualizer.dpi == Visualizer(name='test_plain_figure').dpi
+    assert type(visualizer.fig_save).__name__ == '_FigurePart'  # not built
+    visualizer.set_image(_image())
+    visualizer.draw_bboxes(np.array([[8, 8, 40, 40]]), edge_colors='r')
+    drawn = visualizer.get_image()
+    assert drawn.shape == (48, 64, 3)
+    assert (drawn[8, 8:40, 0] > 200).any()  # the red box's top edge
+    assert type(visualizer.fig_save).__name__ == 'Figure'
