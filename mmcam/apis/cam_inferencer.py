@@ -1,7 +1,6 @@
 """CAMInferencer: class activation maps of images, from Python."""
 import copy
 import os.path as osp
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from ..utils import (InputGeometry, InvertiblePipeline, class_name,
                      collect_images, load_checkpoint_strictly, one_line,
                      read_image, resolve_class_names)
 from ..utils.image_loading import DEFAULT_MAX_PIXELS
+from ..utils.progress import terminal_progress
 
 ModelType = Union[str, Path, Config, ConfigDict]
 InputType = Union[str, Path, np.ndarray]
@@ -477,15 +477,11 @@ class CAMInferencer(BaseInferencer):
                     'folder instead')
         self._taken_names = set()
 
-        from tqdm import tqdm
-        progress = tqdm(
-            total=len(images),
-            desc='CAM',
-            unit='image',
-            file=sys.stderr,
-            # None: tqdm draws only on a terminal.
-            disable=True
-            if not self.show_progress or len(images) < 2 else None)
+        progress = terminal_progress(
+            len(images),
+            'CAM',
+            'image',
+            enabled=self.show_progress and len(images) > 1)
         try:
             for batch in self.preprocess(images, batch_size,
                                          **preprocess_kwargs):

@@ -2,8 +2,10 @@
 with memory that does not grow over a loop (in this process; the 1 vs 2
 processes comparison is in test_runner_tools.py)."""
 import glob
+import io
 import json
 import os.path as osp
+import sys
 
 import numpy as np
 import pytest
@@ -60,6 +62,33 @@ def test_export_writes_maps_and_index_only(tiny_cfg, tmp_path):
         assert len(record['categories']) == len(record['scores']) == 2
     settings = json.loads((folder / 'export.json').read_text())
     assert settings['method'] == 'GradCAM' and settings['topk'] == 2
+
+
+class _Terminal(io.StringIO):
+    """stderr as a terminal, where progress bars are drawn."""
+
+    def isatty(self):
+        return True
+
+
+def test_export_shows_progress_on_a_terminal(tiny_cfg, tmp_path,
+                                             monkeypatch):
+    stderr = _Terminal()
+    monkeypatch.setattr(sys, 'stderr', stderr)
+    _export(tiny_cfg, tmp_path / 'cams', interval=2)
+    Runner.from_cfg(tiny_cfg).test()
+    bar = stderr.getvalue()
+    # Samples 0, 2, 4, ... of the test set, counted to the end.
+    explained = len(range(0, NUM_SAMPLES, 2))
+    assert 'CAM export (test)' in bar
+    assert f'{explained}/{explained}' in bar
+
+    # Redirected to a file or a log: no bar.
+    log = io.StringIO()
+    monkeypatch.setattr(sys, 'stderr', log)
+    _export(tiny_cfg, tmp_path / 'cams_again', interval=2)
+    Runner.from_cfg(tiny_cfg).test()
+    assert 'CAM export' not in log.getvalue()
 
 
 def test_maps_land_on_the_original_image(tiny_cfg, tmp_path):

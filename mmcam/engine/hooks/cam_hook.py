@@ -16,6 +16,7 @@ from mmcam.cam import CAMEngine, CAMError, CAMSettings
 from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
                               GroundTruthRegion)
 from mmcam.utils import InputGeometry, InvertiblePipeline, class_name, one_line
+from mmcam.utils.progress import terminal_progress
 from mmcam.visualization import CAMVisualizer, save_picture
 from mmcam.visualization.raw_maps import RawMapWriter, check_writable_folder
 
@@ -199,6 +200,7 @@ class CAMHook(Hook):
         # can gather pictures together in the middle of a loop.
         self._gather_midway = True
         self._writer: Optional[RawMapWriter] = None
+        self._progress = None  # the export's bar on the first process
         self._geometries: dict = {}  # InvertiblePipeline per pipeline
         self._written: List[str] = []  # folder of each picture written
         self._exported = 0  # samples whose raw maps were written
@@ -302,10 +304,17 @@ class CAMHook(Hook):
                 sampler, DefaultSampler) and sampler.round_up)
             if self.save_raw:
                 _, phase_name = self._step_and_phase_name(runner, phase)
+                rank = get_dist_info()[0]
                 self._writer = RawMapWriter(
-                    osp.join(self._out_root(runner), phase_name),
-                    get_dist_info()[0], self._export_settings(runner),
-                    self.resume)
+                    osp.join(self._out_root(runner), phase_name), rank,
+                    self._export_settings(runner), self.resume)
+                # The first process's share of the dataset, which the
+                # others match to within a sample.
+                self._progress = terminal_progress(
+                    self._count_samples(len(loop.dataloader.dataset)),
+                    f'CAM export ({phase_name})',
+                    'sample',
+                    enabled=rank == 0)
 
     def _export_settings(self, runner) -> dict:
         """What the raw maps depend on, compared when resuming."""
@@ -358,6 +367,14 @@ class CAMHook(Hook):
             return
         chosen = self._choose_samples(data_batch['data_samples'],
                                       first_position, len(dataset))
+        try:
+            self._explain_chosen(runner, phase, data_batch, dataset, chosen)
+        finally:
+            if self._progress is not None:
+                self._progress.update(len(chosen))
+
+    def _explain_chosen(self, runner, phase: str, data_batch: dict, dataset,
+                        chosen: List[Tuple[int, int]]) -> None:
         step, phase_name = self._step_and_phase_name(runner, phase)
         if self.resume:
             chosen = [
@@ -397,21 +414,35 @@ class CAMHook(Hook):
     def _choose_samples(self, data_samples, first_position: int,
                         dataset_size: int) -> List[Tuple[int, int]]:
         """``(index in batch, dataset index)`` of the samples to explain."""
-        rank, world_size = get_dist_info()
         chosen = []
         for i in range(len(data_samples)):
-            # DefaultSampler deals indices round-robin: this process's n-th
-            # sample is the (rank + n * world_size)-th overall. Positions
-            # past the dataset's end are repeats that even out processes.
-            n = first_position + i
-            position = rank + n * world_size
-            if position >= dataset_size:
-                continue
-            index = self._indices[n] if self._indices is not None and \
-                n < len(self._indices) else position
-            if index % self.interval == 0:
+            index = self._dataset_index(first_position + i, dataset_size)
+            if index is not None and index % self.interval == 0:
                 chosen.append((i, index))
         return chosen
+
+    def _dataset_index(self, n: int, dataset_size: int) -> Optional[int]:
+        """The dataset index of this process's ``n``-th sample in the
+        loop; None for the repeats that even out processes."""
+        rank, world_size = get_dist_info()
+        # DefaultSampler deals indices round-robin: this process's n-th
+        # sample is the (rank + n * world_size)-th overall. Positions past
+        # the dataset's end are repeats.
+        position = rank + n * world_size
+        if position >= dataset_size:
+            return None
+        if self._indices is not None and n < len(self._indices):
+            return self._indices[n]
+        return position
+
+    def _count_samples(self, dataset_size: int) -> int:
+        """How many samples this process explains in the loop."""
+        world_size = get_dist_info()[1]
+        seen = len(self._indices) if self._indices is not None else \
+            -(-dataset_size // world_size)
+        indices = (self._dataset_index(n, dataset_size) for n in range(seen))
+        return sum(index is not None and index % self.interval == 0
+                   for index in indices)
 
     @staticmethod
     def _step_and_phase_name(runner, phase: str) -> Tuple[int, str]:
@@ -676,6 +707,9 @@ class CAMHook(Hook):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
 
     def _publish_every(self, runner, phase: str, batch_idx: int) -> None:
         """Hand pictures on in chunks, so they never pile up over a loop;
