@@ -16,6 +16,7 @@ from mmcam.cam import CAMEngine, CAMError, CAMSettings
 from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
                               GroundTruthRegion)
 from mmcam.utils import InputGeometry, InvertiblePipeline, class_name, one_line
+from mmcam.utils.heap import return_freed_memory
 from mmcam.utils.progress import terminal_progress
 from mmcam.visualization import CAMVisualizer, save_picture
 from mmcam.visualization.raw_maps import RawMapWriter, check_writable_folder
@@ -372,6 +373,10 @@ class CAMHook(Hook):
         finally:
             if self._progress is not None:
                 self._progress.update(len(chosen))
+        if chosen:
+            # Over a whole dataset, memory freed by each batch would
+            # otherwise stay with the process (see return_freed_memory).
+            return_freed_memory()
 
     def _explain_chosen(self, runner, phase: str, data_batch: dict, dataset,
                         chosen: List[Tuple[int, int]]) -> None:
