@@ -71,8 +71,7 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_export_shows_progress_on_a_terminal(tiny_cfg, tmp_path,
-                                             monkeypatch):
+def test_export_shows_progress_on_a_terminal(tiny_cfg, tmp_path, monkeypatch):
     stderr = _Terminal()
     monkeypatch.setattr(sys, 'stderr', stderr)
     _export(tiny_cfg, tmp_path / 'cams', interval=2)
@@ -91,8 +90,8 @@ def test_export_shows_progress_on_a_terminal(tiny_cfg, tmp_path,
     assert 'CAM export' not in log.getvalue()
 
 
-def test_export_returns_freed_memory_after_each_batch(
-        tiny_cfg, tmp_path, monkeypatch):
+def test_export_returns_freed_memory_after_each_batch(tiny_cfg, tmp_path,
+                                                      monkeypatch):
     """Long exports give the heap memory each batch freed back, so the
     process does not grow over a dataset (see benchmarks/
     benchmark_export.py for the measured resident memory)."""

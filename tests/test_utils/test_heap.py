@@ -15,8 +15,7 @@ def _resident_mib() -> float:
     return pages * os.sysconf('SC_PAGE_SIZE') / 2**20
 
 
-@pytest.mark.skipif(
-    not sys.platform.startswith('linux'), reason='glibc only')
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='glibc only')
 def test_freed_small_blocks_leave_the_process():
     # 64 MiB in blocks below glibc's mmap threshold stay in the heap
     # after they are freed, until the heap is trimmed. The last block is
