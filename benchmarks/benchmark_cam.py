@@ -341,9 +341,9 @@ def tool_measurements(workdir: str,
     ref_dir = osp.join(workdir, 'out_reference')
     os.makedirs(ref_dir)
     # Our runs go between the reference's, so that a change in machine
-    # load falls on both: one-image runs after images 0, 4, 8, folder runs
-    # after images 2 and 8.
-    single_after = {0, num_images // 3, 2 * num_images // 3}
+    # load falls on both: one-image runs after every other image, folder
+    # runs after images 2 and 8.
+    single_after = set(range(0, num_images, 2))
     folder_after = {num_images // 6, 2 * num_images // 3}
     if quick:  # one run of each: a check, not a measurement
         single_after, folder_after = {0}, {num_images - 1}
