@@ -397,4 +397,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from mmcam.utils.process_exit import exit_without_teardown
+    exit_without_teardown(main())
