@@ -366,6 +366,12 @@ class _DeferringLoader(importlib.abc.Loader):
     def create_module(self, spec):
         return None  # the default module object
 
+    def __getattr__(self, name: str):
+        # get_source, is_package, get_resource_reader, ...: the file's own.
+        if name.startswith('_'):
+            raise AttributeError(name)
+        return getattr(self._loader, name)
+
     def exec_module(self, module) -> None:
         deferring_builtins = dict(vars(builtins), __import__=_deferring_import)
         module.__dict__['__builtins__'] = deferring_builtins
