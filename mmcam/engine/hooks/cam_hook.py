@@ -13,9 +13,11 @@ from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
+from mmcam.engine.loop_samples import (SampleGeometries, ground_truth,
+                                       network_input_image, sampler_indices)
 from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
                               GroundTruthRegion)
-from mmcam.utils import InputGeometry, InvertiblePipeline, class_name, one_line
+from mmcam.utils import class_name, one_line
 from mmcam.utils.heap import return_freed_memory
 from mmcam.utils.progress import terminal_progress
 from mmcam.visualization import CAMVisualizer, save_picture
@@ -202,7 +204,7 @@ class CAMHook(Hook):
         self._gather_midway = True
         self._writer: Optional[RawMapWriter] = None
         self._progress = None  # the export's bar on the first process
-        self._geometries: dict = {}  # InvertiblePipeline per pipeline
+        self._geometries = SampleGeometries()
         self._written: List[str] = []  # folder of each picture written
         self._exported = 0  # samples whose raw maps were written
         # Over the whole loop, on the first process: what went where.
@@ -297,7 +299,7 @@ class CAMHook(Hook):
         if self._active(phase):
             self._build(runner)
             loop = runner.val_loop if phase == 'val' else runner.test_loop
-            self._indices = _sampler_indices(loop.dataloader)
+            self._indices = sampler_indices(loop.dataloader)
             if self.quality is not None:
                 self._metric = CAMMetric.attach_to(loop.evaluator)
             sampler = getattr(loop.dataloader, 'sampler', None)
@@ -469,7 +471,7 @@ class CAMHook(Hook):
         inputs, data_samples = self._network_inputs(runner, data_batch, rows)
         gt_labels = None
         if self.settings.target_category == 'gt':
-            gt_labels = _ground_truth(data_samples)
+            gt_labels = ground_truth(data_samples)
         try:
             result = self.engine(inputs, gt_labels=gt_labels)
         except torch.cuda.OutOfMemoryError:
@@ -501,8 +503,7 @@ class CAMHook(Hook):
                         rows: List[int]) -> Tuple[torch.Tensor, list]:
         """The normalized network input of some rows of a batch, and
         their data samples."""
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = _unwrapped(runner.model)
         inputs = data_batch['inputs']
         if isinstance(inputs, torch.Tensor):
             inputs = inputs[rows]
@@ -557,7 +558,8 @@ class CAMHook(Hook):
               data_batch: dict, sample: tuple, result, dataset) -> None:
         row, dataset_index = sample
         heatmaps, categories, scores = result
-        image = self._network_input_image(runner, data_batch['inputs'][row])
+        image = network_input_image(
+            _unwrapped(runner.model), data_batch['inputs'][row])
         # The preprocessor pads at the bottom and right; drop the padding.
         heatmaps = heatmaps[:, :image.shape[0], :image.shape[1]]
         classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
@@ -566,7 +568,7 @@ class CAMHook(Hook):
             for c, s in zip(categories, scores)
         ]
         data_sample = data_batch['data_samples'][row]
-        gt = _ground_truth([data_sample])
+        gt = ground_truth([data_sample])
         original_label = (f'gt: {class_name(classes, gt[0])}'
                           if gt is not None else 'input')
         if not np.isfinite(heatmaps).all():
@@ -610,8 +612,9 @@ class CAMHook(Hook):
         input_hw = tuple(data_batch['inputs'][row].shape[-2:])
         # The preprocessor pads at the bottom and right; drop the padding.
         heatmaps = heatmaps[:, :input_hw[0], :input_hw[1]]
-        geometry = self._geometry(dataset, dataset_index, data_sample,
-                                  input_hw)
+        geometry = self._geometries(dataset, dataset_index,
+                                    data_sample.metainfo.get('ori_shape'),
+                                    input_hw)
         space = 'input'
         if geometry is not None:
             heatmaps, space = geometry.to_image(heatmaps), 'image'
@@ -620,50 +623,6 @@ class CAMHook(Hook):
                            heatmaps, categories, scores,
                            [class_name(classes, c) for c in categories], space)
         self._exported += 1
-
-    def _geometry(self, dataset, index: int, data_sample,
-                  input_hw) -> Optional[InputGeometry]:
-        """Where the network input lies in the original image: the test
-        pipeline replayed on a blank image of the original size (resizes
-        and crops depend on sizes only). None when it cannot be told."""
-        pipeline = _pipeline_of(dataset, index)
-        ori_shape = data_sample.metainfo.get('ori_shape')
-        transforms = getattr(pipeline, 'transforms', None)
-        if transforms is None or ori_shape is None:
-            return None
-        key = id(pipeline)
-        if key not in self._geometries:
-            self._geometries[key] = InvertiblePipeline(
-                transforms, build=lambda transform: transform)
-        invertible = self._geometries[key]
-        if not invertible.invertible:
-            return None
-        blank = np.zeros((*ori_shape[:2], 3), np.uint8)
-        _, geometry = invertible(
-            dict(img=blank, img_shape=blank.shape[:2], ori_shape=ori_shape))
-        if geometry is None or tuple(geometry.input_hw) != input_hw:
-            return None
-        return geometry
-
-    @staticmethod
-    def _network_input_image(runner, image: torch.Tensor) -> np.ndarray:
-        """The image as the network sees it before normalization, RGB."""
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        preprocessor = model.data_preprocessor
-        image = image.detach().cpu()
-        if image.dtype != torch.uint8:
-            image = image.float().clamp(0, 255).round().to(torch.uint8)
-        image = image.permute(1, 2, 0).numpy()
-        # mmpretrain's ClsDataPreprocessor says ``to_rgb``; mmengine's
-        # ImgDataPreprocessor keeps the same choice as _channel_conversion.
-        swaps = getattr(preprocessor, 'to_rgb',
-                        getattr(preprocessor, '_channel_conversion', False))
-        if swaps and image.shape[-1] == 3:
-            image = image[..., ::-1]
-        if image.shape[-1] == 1:
-            image = np.repeat(image, 3, axis=-1)
-        return np.ascontiguousarray(image)
 
     def _file_stem(self, dataset_index: int) -> str:
         return f'{dataset_index}_{self.engine.method.name}_' \
@@ -785,43 +744,6 @@ def _vis_backend_names(visualizer) -> List[str]:
     return names
 
 
-def _ground_truth(data_samples) -> Optional[List[int]]:
-    labels = []
-    for data_sample in data_samples:
-        label = data_sample.get('gt_label', None)
-        if label is None or len(label) == 0:
-            return None
-        labels.append(int(label[0]))
-    return labels
-
-
-def _sampler_indices(dataloader) -> Optional[List[int]]:
-    """The dataset indices this process gets, in loop order, when the
-    dataloader's sampler can tell them: mmengine's ``DefaultSampler``
-    (shuffled or not) and torch's sequential sampler give the same order
-    each time they are iterated within an epoch."""
-    from mmengine.dataset import DefaultSampler
-    from torch.utils.data import BatchSampler, SequentialSampler
-    sampler = getattr(dataloader, 'sampler', None)
-    batch_sampler = getattr(dataloader, 'batch_sampler', None)
-    if batch_sampler is not None and type(batch_sampler) is not BatchSampler:
-        return None  # batches in an order of their own
-    if isinstance(sampler, (DefaultSampler, SequentialSampler)):
-        return [int(i) for i in sampler]
-    return None
-
-
-def _pipeline_of(dataset, index: int):
-    """The pipeline that made sample ``index`` of ``dataset``, looking
-    through ``ConcatDataset``, ``RepeatDataset`` and
-    ``ClassBalancedDataset`` to the part the sample comes from."""
-    for _ in range(16):  # wrappers of wrappers, never endless
-        to_inner = getattr(dataset, '_get_ori_dataset_idx', None)
-        if to_inner is None:
-            return getattr(dataset, 'pipeline', None)
-        inner = to_inner(index)
-        if isinstance(inner, tuple):  # ConcatDataset: (part, index)
-            dataset, index = dataset.datasets[inner[0]], inner[1]
-        else:
-            dataset, index = dataset.dataset, inner
-    return None
+def _unwrapped(model):
+    """The model inside a DDP (or other) wrapper."""
+    return model.module if is_model_wrapper(model) else model
