@@ -83,6 +83,17 @@ def test_checkpoint_getattr_is_limited_to_history_buffer(tmp_path):
         torch.load(path, map_location='cpu', weights_only=True)
 
 
+def _run_fresh_python(script: str) -> subprocess.CompletedProcess:
+    """``script`` in a new interpreter, where nothing is imported yet."""
+    result = subprocess.run([sys.executable, '-c', script],
+                            capture_output=True,
+                            text=True,
+                            env=dict(os.environ, PYTHONPATH=REPO),
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def test_grad_cam_methods_run_without_its_plotting_and_sklearn_imports():
     """mmcam loads grad-cam with matplotlib, scipy and scikit-learn
     deferred: a Grad-CAM run imports none of them, and the grad-cam
@@ -107,12 +118,7 @@ volume = scale_cam_image(np.random.rand(1, 2, 3, 4), (5, 6, 7))
 print('after KPCA_CAM', [m for m in heavy if m in sys.modules])
 print('shapes', grayscale.shape, kpca.shape, volume.shape)
 '''
-    result = subprocess.run([sys.executable, '-c', script],
-                            capture_output=True,
-                            text=True,
-                            env=dict(os.environ, PYTHONPATH=REPO),
-                            timeout=300)
-    assert result.returncode == 0, result.stderr
+    result = _run_fresh_python(script)
     lines = result.stdout.splitlines()
     assert 'after GradCAM []' in lines
     # KPCA_CAM's KernelPCA and the 3-D resize's scipy zoom were imported
@@ -130,10 +136,5 @@ import_grad_cam_as_shipped()
 import pytorch_grad_cam
 print('sklearn' in sys.modules)
 '''
-    result = subprocess.run([sys.executable, '-c', script],
-                            capture_output=True,
-                            text=True,
-                            env=dict(os.environ, PYTHONPATH=REPO),
-                            timeout=300)
-    assert result.returncode == 0, result.stderr
+    result = _run_fresh_python(script)
     assert result.stdout.split() == ['True']
