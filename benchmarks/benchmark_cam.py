@@ -23,8 +23,8 @@ Usage::
 
 ``--quick`` checks that every part runs: ResNet-50 and GradCAM only, one
 timed round, no memory processes, each tool once or three times on 3
-images. It took 3.3 min wall (2.1 min CPU) on a 2-core AMD EPYC at load
-average 3.6 to 8 (shared with other work).
+images. It took 1 min 12 s wall (1 min 18 s CPU) on an otherwise idle
+2-core AMD EPYC (load average 1.2).
 """
 import argparse
 import json
