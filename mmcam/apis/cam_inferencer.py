@@ -1,7 +1,6 @@
 """CAMInferencer: class activation maps of images, from Python."""
 import copy
 import os.path as osp
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import (Callable, Dict, Iterator, List, Optional, Sequence, Tuple,
@@ -10,7 +9,7 @@ from typing import (Callable, Dict, Iterator, List, Optional, Sequence, Tuple,
 import numpy as np
 import torch
 import torch.nn as nn
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.registry import DefaultScope
@@ -25,8 +24,8 @@ from ..utils import (InputGeometry, InvertiblePipeline, class_name,
                      read_image, resolve_class_names)
 from ..utils.image_loading import DEFAULT_MAX_PIXELS
 from ..utils.progress import terminal_progress
+from .model_source import ModelType, check_device, resolve_model
 
-ModelType = Union[str, Path, Config, ConfigDict]
 InputType = Union[str, Path, np.ndarray]
 
 _UNSET = object()
@@ -164,12 +163,12 @@ class CAMInferencer(BaseInferencer):
         if not 0 <= alpha <= 1:
             raise CAMError(f'alpha must be in [0, 1], got {alpha!r}')
         self.colormap, self.alpha = colormap, alpha
-        cfg, weights = self._resolve_model(model, pretrained, cfg_options)
+        cfg, weights = resolve_model(model, pretrained, cfg_options)
         self.checkpoint_meta: dict = {}
         super().__init__(
             model=cfg,
             weights=weights,
-            device=self._check_device(device),
+            device=check_device(device),
             scope='mmpretrain',
             show_progress=show_progress)
         self.engine = CAMEngine(self.model, self.settings)
@@ -186,86 +185,6 @@ class CAMInferencer(BaseInferencer):
     # ------------------------------------------------------------------
     # Building
     # ------------------------------------------------------------------
-    @staticmethod
-    def _resolve_model(
-            model: ModelType, pretrained,
-            cfg_options: Optional[dict]) -> Tuple[Config, Optional[str]]:
-        """The config and the checkpoint to load (None for none)."""
-        hub_weights = None
-        if isinstance(model, (Config, ConfigDict)):
-            cfg = copy.deepcopy(model)
-            if not isinstance(cfg, Config):
-                cfg = Config(cfg)
-        elif isinstance(model, (str, Path)):
-            path = str(model)
-            # 'mmpretrain::resnet/resnet18_8xb32_in1k.py' names a config
-            # inside an installed package; mmengine's hub finds it.
-            in_package = '::' in path
-            if path.endswith('.py') or osp.isfile(path):
-                if not in_package and not osp.isfile(path):
-                    raise CAMError(f'config {path!r} does not exist')
-                try:
-                    if in_package:
-                        from mmengine.hub import get_config
-                        cfg = get_config(path)
-                    else:
-                        cfg = Config.fromfile(path)
-                except Exception as error:
-                    raise CAMError(f'could not read config {path!r}: '
-                                   f'{one_line(error)}') from None
-            else:
-                from mmpretrain.apis import ModelHub
-                try:
-                    metainfo = ModelHub.get(path)
-                except ValueError:
-                    raise CAMError(
-                        f'{path!r} is neither a config file nor an '
-                        'mmpretrain model name (see mmpretrain.list_models)'
-                    ) from None
-                cfg, hub_weights = metainfo.config, metainfo.weights
-        else:
-            raise CAMError('model must be a config file, a Config or an '
-                           f'mmpretrain model name, got '
-                           f'{type(model).__name__}')
-        if cfg_options:
-            try:
-                cfg.merge_from_dict(dict(cfg_options))
-            except Exception as error:
-                raise CAMError(f'bad cfg-options {cfg_options!r}: '
-                               f'{one_line(error)}') from None
-        if 'model' not in cfg:
-            raise CAMError('the config has no model')
-
-        if pretrained is True:
-            weights = hub_weights or cfg.get('load_from')
-        elif pretrained in (False, None, ''):
-            weights = None
-        else:
-            weights = str(pretrained)
-        if weights is None:
-            warnings.warn('no checkpoint given: the model keeps random '
-                          'weights and its heatmaps mean nothing')
-        return cfg, weights
-
-    @staticmethod
-    def _check_device(device: Optional[str]) -> str:
-        if device is None:
-            from mmengine.device import get_device
-            return get_device()
-        try:
-            parsed = torch.device(device)
-        except (RuntimeError, TypeError):
-            raise CAMError(f'unknown device {device!r}; use cpu, cuda or '
-                           'cuda:N') from None
-        if parsed.type == 'cuda':
-            if not torch.cuda.is_available():
-                raise CAMError(f'device {device!r} is not available: torch '
-                               'sees no CUDA GPU; use cpu')
-            if (parsed.index or 0) >= torch.cuda.device_count():
-                raise CAMError(f'device {device!r} is not available: torch '
-                               f'sees {torch.cuda.device_count()} GPU(s)')
-        return str(parsed)
-
     def _init_model(self,
                     cfg: Config,
                     weights: Optional[str],
