@@ -296,8 +296,9 @@ def _patch_cpu_distributed() -> None:
 # grad-cam 1.5.x imports matplotlib.pyplot, scipy.ndimage and
 # sklearn.decomposition at the top of ``pytorch_grad_cam.utils`` (for
 # plotting helpers, 3-D resizing, KPCA_CAM and DeepFeatureFactorization),
-# and every method's module imports ``utils``. That is 2.5 s of a 6 s
-# start-up on a 2-core CPU, for code that a Grad-CAM run never calls.
+# and every method's module imports ``utils``. In ``python -X importtime``
+# of tools/vis_cam.py on a 2-core CPU that was 2.9 s of 7 s of imports, for
+# code that a Grad-CAM run never calls.
 # grad-cam's own modules are loaded with an ``__import__`` that hands out
 # stand-ins for those three packages; a stand-in imports the real thing the
 # first time it is called or an attribute of it is read, so every grad-cam
