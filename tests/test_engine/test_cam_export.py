@@ -75,7 +75,12 @@ def test_export_shows_progress_on_a_terminal(tiny_cfg, tmp_path, monkeypatch):
     stderr = _Terminal()
     monkeypatch.setattr(sys, 'stderr', stderr)
     _export(tiny_cfg, tmp_path / 'cams', interval=2)
-    Runner.from_cfg(tiny_cfg).test()
+    runner = Runner.from_cfg(tiny_cfg)
+    handlers = list(runner.logger.handlers)
+    runner.test()
+    # The runner's terminal lines went above the bar during the loop;
+    # its own handlers are back.
+    assert runner.logger.handlers == handlers
     bar = stderr.getvalue()
     # Samples 0, 2, 4, ... of the test set, counted to the end.
     explained = len(range(0, NUM_SAMPLES, 2))

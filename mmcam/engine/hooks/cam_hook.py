@@ -1,7 +1,7 @@
 """CAMHook: class activation maps of validation and test samples."""
 import hashlib
 import os.path as osp
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
                               GroundTruthRegion)
 from mmcam.utils import class_name, one_line
 from mmcam.utils.heap import return_freed_memory
-from mmcam.utils.progress import terminal_progress
+from mmcam.utils.progress import log_above_progress, terminal_progress
 from mmcam.visualization import CAMVisualizer, save_picture
 from mmcam.visualization.raw_maps import RawMapWriter, check_writable_folder
 
@@ -204,6 +204,8 @@ class CAMHook(Hook):
         self._gather_midway = True
         self._writer: Optional[RawMapWriter] = None
         self._progress = None  # the export's bar on the first process
+        # Puts the runner's log handlers back once the bar is closed.
+        self._restore_logging: Optional[Callable[[], None]] = None
         self._geometries = SampleGeometries()
         self._written: List[str] = []  # folder of each picture written
         self._exported = 0  # samples whose raw maps were written
@@ -318,6 +320,8 @@ class CAMHook(Hook):
                     f'CAM export ({phase_name})',
                     'sample',
                     enabled=rank == 0)
+                if not self._progress.disable:
+                    self._restore_logging = log_above_progress(runner.logger)
 
     def _export_settings(self, runner) -> dict:
         """What the raw maps depend on, compared when resuming."""
@@ -660,20 +664,23 @@ class CAMHook(Hook):
     # End of epoch: hand the pictures to the vis backends.
     # ------------------------------------------------------------------
     def after_val_epoch(self, runner, metrics=None) -> None:
-        self._publish(runner, 'val', final=True)
-        self._close_writer()
+        self._end_loop(runner, 'val')
 
     def after_test_epoch(self, runner, metrics=None) -> None:
-        self._publish(runner, 'test', final=True)
-        self._close_writer()
+        self._end_loop(runner, 'test')
 
-    def _close_writer(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+    def _end_loop(self, runner, phase: str) -> None:
+        # The bar ends before the last log line, which would break it.
         if self._progress is not None:
             self._progress.close()
             self._progress = None
+        if self._restore_logging is not None:
+            self._restore_logging()
+            self._restore_logging = None
+        self._publish(runner, phase, final=True)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def _publish_every(self, runner, phase: str, batch_idx: int) -> None:
         """Hand pictures on in chunks, so they never pile up over a loop;
