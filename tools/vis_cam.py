@@ -397,5 +397,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+    code = main()  # --help and --list-methods exit in here, without torch
     from mmcam.utils.process_exit import exit_without_teardown
-    exit_without_teardown(main())
+    exit_without_teardown(code)

@@ -441,6 +441,30 @@ def test_list_methods_needs_no_other_argument(vis_cam, capsys):
     assert listed == supported_methods()
 
 
+def test_help_and_list_methods_answer_without_importing_torch():
+    """The tool's own process: --help and --list-methods answer from the
+    command line's module alone (they take 0.2 s, not the seconds torch
+    takes to import)."""
+    script = (
+        'import runpy, sys\n'
+        'for option in ("--help", "--list-methods"):\n'
+        '    sys.argv = ["vis_cam.py", option]\n'
+        '    try:\n'
+        f'        runpy.run_path({str(TOOL)!r}, run_name="__main__")\n'
+        '    except SystemExit as exit_:\n'
+        '        assert exit_.code == 0, exit_.code\n'
+        'print("torch imported:", "torch" in sys.modules, file=sys.stderr)\n')
+    done = subprocess.run([sys.executable, '-c', script],
+                          cwd=REPO_ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert 'GradCAMPlusPlus' in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == 'torch imported: False'
+
+
 class _Terminal:
     """A stderr that says it is a terminal, keeping what is written."""
 
