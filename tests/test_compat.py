@@ -88,7 +88,8 @@ def _run_fresh_python(script: str) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, '-c', script],
                             capture_output=True,
                             text=True,
-                            env=dict(os.environ, PYTHONPATH=REPO),
+                            env=dict(
+                                os.environ, PYTHONPATH=REPO, MPLBACKEND='Agg'),
                             timeout=300)
     assert result.returncode == 0, result.stderr
     return result
@@ -117,6 +118,13 @@ kpca = KPCA_CAM(model, [model[1]])(image, targets=None)
 volume = scale_cam_image(np.random.rand(1, 2, 3, 4), (5, 6, 7))
 print('after KPCA_CAM', [m for m in heavy if m in sys.modules])
 print('shapes', grayscale.shape, kpca.shape, volume.shape)
+# A plotting helper: pyplot, its rcParams and Line2D on first use.
+from pytorch_grad_cam.utils.image import show_factorization_on_image
+legend = show_factorization_on_image(
+    np.zeros((32, 32, 3), np.float32), np.random.rand(2, 32, 32),
+    colors=[np.array([1., 0, 0]), np.array([0, 0, 1.])],
+    concept_labels=['disc', 'square'])
+print('legend', legend.shape, 'matplotlib.pyplot' in sys.modules)
 '''
     result = _run_fresh_python(script)
     lines = result.stdout.splitlines()
@@ -125,6 +133,7 @@ print('shapes', grayscale.shape, kpca.shape, volume.shape)
     # when they were called.
     assert "after KPCA_CAM ['scipy', 'sklearn']" in lines
     assert 'shapes (1, 16, 16) (1, 16, 16) (1, 7, 6, 5)' in lines
+    assert 'legend (32, 64, 3) True' in lines
 
 
 def test_reference_launcher_imports_grad_cam_as_shipped():
