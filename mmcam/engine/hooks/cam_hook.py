@@ -8,7 +8,6 @@ import torch
 from mmengine.dataset import DefaultSampler
 from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
@@ -425,35 +424,34 @@ class CAMHook(Hook):
     def _choose_samples(self, data_samples, first_position: int,
                         dataset_size: int) -> List[Tuple[int, int]]:
         """``(index in batch, dataset index)`` of the samples to explain."""
-        chosen = []
-        for i in range(len(data_samples)):
-            index = self._dataset_index(first_position + i, dataset_size)
-            if index is not None and index % self.interval == 0:
-                chosen.append((i, index))
-        return chosen
-
-    def _dataset_index(self, n: int, dataset_size: int) -> Optional[int]:
-        """The dataset index of this process's ``n``-th sample in the
-        loop; None for the repeats that even out processes."""
-        rank, world_size = get_dist_info()
-        # DefaultSampler deals indices round-robin: this process's n-th
-        # sample is the (rank + n * world_size)-th overall. Positions past
-        # the dataset's end are repeats.
-        position = rank + n * world_size
-        if position >= dataset_size:
-            return None
-        if self._indices is not None and n < len(self._indices):
-            return self._indices[n]
-        return position
+        return self._explained(first_position, len(data_samples), dataset_size)
 
     def _count_samples(self, dataset_size: int) -> int:
         """How many samples this process explains in the loop."""
         world_size = get_dist_info()[1]
         seen = len(self._indices) if self._indices is not None else \
             -(-dataset_size // world_size)
-        indices = (self._dataset_index(n, dataset_size) for n in range(seen))
-        return sum(index is not None and index % self.interval == 0
-                   for index in indices)
+        return len(self._explained(0, seen, dataset_size))
+
+    def _explained(self, first_position: int, count: int,
+                   dataset_size: int) -> List[Tuple[int, int]]:
+        """``(offset, dataset index)`` of the samples to explain among
+        this process's ``count`` samples from ``first_position`` on."""
+        rank, world_size = get_dist_info()
+        chosen = []
+        for offset in range(count):
+            n = first_position + offset
+            # DefaultSampler deals indices round-robin: this process's n-th
+            # sample is the (rank + n * world_size)-th overall. Positions
+            # past the dataset's end are repeats that even out processes.
+            position = rank + n * world_size
+            if position >= dataset_size:
+                continue
+            index = self._indices[n] if self._indices is not None and \
+                n < len(self._indices) else position
+            if index % self.interval == 0:
+                chosen.append((offset, index))
+        return chosen
 
     @staticmethod
     def _step_and_phase_name(runner, phase: str) -> Tuple[int, str]:
@@ -507,7 +505,7 @@ class CAMHook(Hook):
                         rows: List[int]) -> Tuple[torch.Tensor, list]:
         """The normalized network input of some rows of a batch, and
         their data samples."""
-        model = _unwrapped(runner.model)
+        model = self.engine.model
         inputs = data_batch['inputs']
         if isinstance(inputs, torch.Tensor):
             inputs = inputs[rows]
@@ -562,8 +560,8 @@ class CAMHook(Hook):
               data_batch: dict, sample: tuple, result, dataset) -> None:
         row, dataset_index = sample
         heatmaps, categories, scores = result
-        image = network_input_image(
-            _unwrapped(runner.model), data_batch['inputs'][row])
+        image = network_input_image(self.engine.model,
+                                    data_batch['inputs'][row])
         # The preprocessor pads at the bottom and right; drop the padding.
         heatmaps = heatmaps[:, :image.shape[0], :image.shape[1]]
         classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
@@ -749,8 +747,3 @@ def _vis_backend_names(visualizer) -> List[str]:
         names.append(f'{type(backend).__name__} ({folder})'
                      if folder else type(backend).__name__)
     return names
-
-
-def _unwrapped(model):
-    """The model inside a DDP (or other) wrapper."""
-    return model.module if is_model_wrapper(model) else model
