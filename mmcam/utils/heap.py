@@ -1,13 +1,12 @@
 """Giving the memory a long loop has freed back to the system."""
 import ctypes
 import ctypes.util
+import functools
 import sys
 from typing import Callable, Optional
 
-_UNSET = object()
-_malloc_trim: object = _UNSET
 
-
+@functools.lru_cache(maxsize=None)
 def _find_malloc_trim() -> Optional[Callable[[int], int]]:
     if not sys.platform.startswith('linux'):
         return None
@@ -33,10 +32,8 @@ def return_freed_memory() -> bool:
         bool: Whether memory was trimmed; False where glibc's
         ``malloc_trim`` does not exist (macOS, Windows, musl).
     """
-    global _malloc_trim
-    if _malloc_trim is _UNSET:
-        _malloc_trim = _find_malloc_trim()
-    if _malloc_trim is None:
+    malloc_trim = _find_malloc_trim()
+    if malloc_trim is None:
         return False
-    _malloc_trim(0)
+    malloc_trim(0)
     return True
