@@ -15,16 +15,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL = REPO_ROOT / 'tools' / 'vis_cam.py'
 
 
-def run_tool(*args, env=None):
+def run_python(*args, env=None):
+    """``python ARGS`` in the repository, as a user runs it."""
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, str(TOOL), *map(str, args)],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300)
+    return subprocess.run([sys.executable, *map(str, args)],
+                          cwd=REPO_ROOT,
+                          env=environment,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+
+
+def run_tool(*args, env=None):
+    return run_python(TOOL, *args, env=env)
 
 
 @pytest.fixture(scope='module')
@@ -454,12 +458,7 @@ def test_help_and_list_methods_answer_without_importing_torch():
         '    except SystemExit as exit_:\n'
         '        assert exit_.code == 0, exit_.code\n'
         'print("torch imported:", "torch" in sys.modules, file=sys.stderr)\n')
-    done = subprocess.run([sys.executable, '-c', script],
-                          cwd=REPO_ROOT,
-                          env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+    done = run_python('-c', script)
     assert done.returncode == 0, done.stderr
     assert 'GradCAMPlusPlus' in done.stdout
     assert done.stderr.strip().splitlines()[-1] == 'torch imported: False'
