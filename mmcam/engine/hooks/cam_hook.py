@@ -304,11 +304,11 @@ class CAMHook(Hook):
             if self.quality is not None:
                 self._metric = CAMMetric.attach_to(loop.evaluator)
             sampler = getattr(loop.dataloader, 'sampler', None)
-            self._gather_midway = get_dist_info()[1] == 1 or (isinstance(
+            rank, world_size = get_dist_info()
+            self._gather_midway = world_size == 1 or (isinstance(
                 sampler, DefaultSampler) and sampler.round_up)
             if self.save_raw:
                 _, phase_name = self._step_and_phase_name(runner, phase)
-                rank = get_dist_info()[0]
                 self._writer = RawMapWriter(
                     osp.join(self._out_root(runner), phase_name), rank,
                     self._export_settings(runner), self.resume)
@@ -371,8 +371,9 @@ class CAMHook(Hook):
         self._position += len(data_batch['data_samples'])
         if not self._active(phase):
             return
-        chosen = self._choose_samples(data_batch['data_samples'],
-                                      first_position, len(dataset))
+        chosen = self._choose_samples(first_position,
+                                      len(data_batch['data_samples']),
+                                      len(dataset))
         try:
             self._explain_chosen(runner, phase, data_batch, dataset, chosen)
         finally:
@@ -421,22 +422,18 @@ class CAMHook(Hook):
         if self.quality is not None and self._metric is not None:
             self._measure(runner, phase, data_batch, chosen, heatmaps)
 
-    def _choose_samples(self, data_samples, first_position: int,
-                        dataset_size: int) -> List[Tuple[int, int]]:
-        """``(index in batch, dataset index)`` of the samples to explain."""
-        return self._explained(first_position, len(data_samples), dataset_size)
-
     def _count_samples(self, dataset_size: int) -> int:
         """How many samples this process explains in the loop."""
         world_size = get_dist_info()[1]
         seen = len(self._indices) if self._indices is not None else \
             -(-dataset_size // world_size)
-        return len(self._explained(0, seen, dataset_size))
+        return len(self._choose_samples(0, seen, dataset_size))
 
-    def _explained(self, first_position: int, count: int,
-                   dataset_size: int) -> List[Tuple[int, int]]:
+    def _choose_samples(self, first_position: int, count: int,
+                        dataset_size: int) -> List[Tuple[int, int]]:
         """``(offset, dataset index)`` of the samples to explain among
-        this process's ``count`` samples from ``first_position`` on."""
+        this process's ``count`` samples from ``first_position`` on (the
+        offset is the row in a batch that starts there)."""
         rank, world_size = get_dist_info()
         chosen = []
         for offset in range(count):
