@@ -174,6 +174,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='Class/distillation tokens before the patch tokens. Defaults '
         "to the backbone's num_extra_tokens.")
     parser.add_argument(
+        '--seed',
+        type=int,
+        default=0,
+        help="Seed of RandomCAM's channel weights, so a run repeats. "
+        'Defaults to 0.')
+    parser.add_argument(
         '--metrics',
         nargs='*',
         metavar='NAME',
@@ -310,6 +316,7 @@ def run(args) -> int:
         aug_smooth=args.aug_smooth,
         vit_like=args.vit_like,
         num_extra_tokens=args.num_extra_tokens,
+        seed=args.seed,
         max_pixels=args.max_pixels,
         **metric_arguments(args))
 

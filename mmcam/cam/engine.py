@@ -491,6 +491,8 @@ class CAMEngine:
             self._logits,
             modules,
             reshape_transform=self._reshape_transform(layers))
+        if self.method.name == 'RandomCAM':
+            method.seed = self.settings.seed
         return method
 
     def _reshape_transform(self, layers) -> Callable:

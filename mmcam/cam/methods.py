@@ -32,6 +32,11 @@ class CAMMethod:
             # layers and on tokens; see mmcam.cam.shapley_cam.
             from .shapley_cam import ShapleyCAM
             return ShapleyCAM
+        if self.name == 'RandomCAM':
+            # grad-cam's draws from numpy's global generator: no two runs
+            # agree. See mmcam.cam.random_cam.
+            from .random_cam import RandomCAM
+            return RandomCAM
         return getattr(importlib.import_module('pytorch_grad_cam'), self.name)
 
     @property

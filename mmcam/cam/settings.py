@@ -84,6 +84,10 @@ class CAMSettings:
             Defaults to the backbone's own ``num_extra_tokens``.
         batch_size (int): Batch size of the extra forward passes of
             ScoreCAM and AblationCAM. Defaults to 32.
+        seed (int): Seed of RandomCAM's channel weights: the weights of
+            class ``c`` come from ``numpy.random.default_rng([seed, c])``,
+            so the same command gives the same maps, whatever the batch.
+            Other methods ignore it. Defaults to 0.
     """
     method: str = 'GradCAM'
     target_layers: List[str] = field(default_factory=list)
@@ -94,6 +98,7 @@ class CAMSettings:
     vit_like: bool = False
     num_extra_tokens: Optional[int] = None
     batch_size: int = 32
+    seed: int = 0
 
     def __post_init__(self):
         self.method = get_method(self.method).name
@@ -115,6 +120,10 @@ class CAMSettings:
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise CAMError(f'batch_size must be a positive integer, got '
                            f'{self.batch_size!r}')
+        if isinstance(self.seed, bool) or not isinstance(
+                self.seed, int) or self.seed < 0:
+            raise CAMError(f'seed must be a non-negative integer, got '
+                           f'{self.seed!r}')
         self.eigen_smooth = bool(self.eigen_smooth)
         self.aug_smooth = bool(self.aug_smooth)
         self.vit_like = bool(self.vit_like)

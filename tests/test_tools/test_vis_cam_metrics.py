@@ -60,3 +60,31 @@ def test_bad_metric_requests(vis_cam, tiny_resnet, test_images, tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert len(err) == 1 and err[0].startswith(message)
+
+
+def test_random_cam_maps_and_numbers_repeat_and_follow_the_seed(
+        vis_cam, tiny_resnet, test_images, tmp_path, capsys):
+    import numpy as np
+    config, checkpoint = tiny_resnet
+
+    def run(*extra):
+        code = vis_cam.main([
+            str(test_images['color']),
+            str(config),
+            str(checkpoint), '--save-path',
+            str(tmp_path / 'cam.png'), '--save-raw', '--method', 'RandomCAM',
+            '--metrics', 'deletion_auc', '--metric-steps', '4', *extra
+        ])
+        assert code == 0
+        lines = [
+            line for line in capsys.readouterr().out.splitlines()
+            if 'deletion_auc' in line
+        ]
+        return lines, np.load(tmp_path / 'cam.npy')
+
+    lines, heatmap = run()
+    again_lines, again = run()
+    assert len(lines) == 1 and again_lines == lines
+    np.testing.assert_array_equal(again, heatmap)
+    np.testing.assert_array_equal(run('--seed', '0')[1], heatmap)
+    assert not np.allclose(run('--seed', '7')[1], heatmap)

@@ -87,6 +87,8 @@ class CAMHook(Hook):
             :class:`~mmcam.cam.CAMSettings`. Defaults to the backbone's.
         batch_size (int): Batch size of the extra forward passes of
             ScoreCAM and AblationCAM. Defaults to 32.
+        seed (int): Seed of RandomCAM's channel weights, see
+            :class:`~mmcam.cam.CAMSettings`. Defaults to 0.
         interval (int): Explain the samples whose dataset index is a
             multiple of ``interval``. Defaults to 1000.
         out_dir (str, optional): Write pictures (and raw maps) here instead
@@ -142,6 +144,7 @@ class CAMHook(Hook):
                  vit_like: bool = False,
                  num_extra_tokens: Optional[int] = None,
                  batch_size: int = 32,
+                 seed: int = 0,
                  interval: int = 1000,
                  out_dir: Optional[str] = None,
                  save_raw: bool = False,
@@ -163,7 +166,8 @@ class CAMHook(Hook):
             aug_smooth=aug_smooth,
             vit_like=vit_like,
             num_extra_tokens=num_extra_tokens,
-            batch_size=batch_size)
+            batch_size=batch_size,
+            seed=seed)
         if not isinstance(interval, int) or interval < 1:
             raise CAMError(f'CAMHook interval must be a positive integer, got '
                            f'{interval!r}')
