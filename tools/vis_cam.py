@@ -192,6 +192,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=50,
         help='Steps of the deletion and insertion curves. Defaults to 50.')
     parser.add_argument(
+        '--metric-options',
+        nargs='+',
+        metavar='KEY=VALUE',
+        help='Other options of the metrics (mmcam.evaluation.CAMQuality), '
+        'e.g. insertion_substrate=black deletion_substrate=blur '
+        'blur_kernel=41 blur_sigma=20.')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         metavar='KEY=VALUE',
@@ -200,18 +207,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_cfg_options(pairs):
+def parse_key_values(pairs, flag: str = '--cfg-options') -> dict:
     """``KEY=VALUE`` strings as mmengine's ``DictAction`` reads them."""
     from mmengine.config import DictAction
 
     from mmcam.cam import CAMError
     for pair in pairs:
         if '=' not in pair or pair.startswith('='):
-            raise CAMError(f'bad --cfg-options {pair!r}: expected '
-                           'KEY=VALUE')
+            raise CAMError(f'bad {flag} {pair!r}: expected KEY=VALUE')
     namespace = argparse.Namespace()
-    DictAction(['--cfg-options'], 'cfg_options')(None, namespace, pairs)
-    return namespace.cfg_options
+    DictAction([flag], 'options')(None, namespace, pairs)
+    return dict(namespace.options)
 
 
 def print_layers(inferencer, image) -> None:
@@ -262,9 +268,15 @@ def metric_arguments(args) -> dict:
     """The inferencer's metric arguments; ``--metrics`` alone asks for
     every metric, with names for those."""
     if args.metrics is None:
+        if args.metric_options:
+            from mmcam.cam import CAMError
+            raise CAMError('--metric-options needs --metrics')
         return {}
+    options = parse_key_values(args.metric_options, '--metric-options') \
+        if args.metric_options else {}
     return dict(
-        metrics=args.metrics or True, metric_cfg=dict(steps=args.metric_steps))
+        metrics=args.metrics or True,
+        metric_cfg=dict(steps=args.metric_steps, **options))
 
 
 def describe_metrics(metrics: dict) -> str:
@@ -293,7 +305,7 @@ def run(args) -> int:
     if args.save_raw and args.save_path is None:
         raise CAMError('--save-raw needs --save-path')
     # Bad arguments are named before the question of where pictures go.
-    cfg_options = parse_cfg_options(args.cfg_options) \
+    cfg_options = parse_key_values(args.cfg_options) \
         if args.cfg_options else None
     images = collect_images(args.img)
     missing = [p for p in images if '://' not in p and not osp.exists(p)]

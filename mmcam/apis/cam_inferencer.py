@@ -103,7 +103,8 @@ class CAMInferencer(BaseInferencer):
             'deletion_auc']``; results get ``metrics``. Defaults to False.
         metric_cfg (dict, optional): Options of
             :class:`~mmcam.evaluation.CAMQuality` (``steps``,
-            ``batch_size``, ...). Defaults to its defaults.
+            ``batch_size``, ``deletion_substrate``,
+            ``insertion_substrate``, ...). Defaults to its defaults.
         **cam_settings: Fields of :class:`~mmcam.cam.CAMSettings`:
             ``method``, ``target_layers``, ``target_category``, ``topk``,
             ``eigen_smooth``, ``aug_smooth``, ``vit_like``,
@@ -156,6 +157,7 @@ class CAMInferencer(BaseInferencer):
         self.metric_cfg = dict(metric_cfg or {})
         CAMQuality.check_arguments(metrics, self.metric_cfg)
         self.metrics = metrics
+        self._quality: Optional[CAMQuality] = None
         from ..visualization.overlay import colormap_code
         try:
             colormap_code(colormap)
@@ -433,8 +435,13 @@ class CAMInferencer(BaseInferencer):
         return overrides
 
     def _quality_for(self, metrics=_UNSET) -> Optional[CAMQuality]:
-        """The measurer of this call's metrics; None for none."""
-        metrics = self.metrics if metrics is _UNSET else metrics
+        """The measurer of this call's metrics; None for none. The
+        inferencer's own is kept, so its warnings come once per run."""
+        if metrics is _UNSET:
+            if self._quality is None and self.metrics:
+                self._quality = CAMQuality(self.engine, self.metrics,
+                                           **self.metric_cfg)
+            return self._quality
         if not metrics:
             return None
         return CAMQuality(self.engine, metrics, **self.metric_cfg)

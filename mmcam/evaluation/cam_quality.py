@@ -4,8 +4,9 @@ The tool, :class:`~mmcam.apis.CAMInferencer` and
 :class:`~mmcam.engine.hooks.CAMHook` all measure through this class. Every
 perturbed image of a call (all steps, all classes, all images) goes
 through the network in batches of ``batch_size`` under ``no_grad``, and
-the images every curve shares (the original, the black image, the blurred
-image) go through once per image.
+the images every curve shares (the original and the substrates: the
+image the deletion curve ends on and the insertion curve starts from) go
+through once per image.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -13,10 +14,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from mmengine.logging import MMLogger
+
 from ..cam import CAMEngine, CAMError
-from .faithfulness import (average_drop, curve_auc, gaussian_blur,
+from .faithfulness import (SUBSTRATES, average_drop, curve_auc,
                            increase_in_confidence, pixel_ranks,
-                           step_pixel_counts)
+                           step_pixel_counts, substrate_images)
 from .localisation import (GroundTruthRegion, energy_pointing_game,
                            pointing_game)
 from .pixel_space import PixelSpace
@@ -29,7 +32,10 @@ METRIC_NAMES = FAITHFULNESS_METRICS + LOCALISATION_METRICS
 MetricsArg = Union[bool, str, Sequence[str], None]
 
 # Kinds of perturbed image.
-_ORIGINAL, _MULTIPLIED, _DELETED, _INSERTED, _BLACK, _BLURRED = range(6)
+_ORIGINAL, _MULTIPLIED, _DELETED, _INSERTED, _SUBSTRATE = range(5)
+# The curves, their kind of image, and where their substrate is.
+_CURVES = (('deletion_auc', 'deletion', _DELETED),
+           ('insertion_auc', 'insertion', _INSERTED))
 
 
 def parse_metric_names(metrics: MetricsArg) -> Tuple[List[str], bool]:
@@ -69,6 +75,24 @@ def parse_metric_names(metrics: MetricsArg) -> Tuple[List[str], bool]:
     return names, True
 
 
+# Options that decide what a curve is compared against; checked by
+# _check_comparison_option.
+_COMPARISON_OPTIONS = ('deletion_substrate', 'insertion_substrate',
+                       'substrate_warn_above')
+
+
+def _check_comparison_option(key: str, value) -> None:
+    """One-line error for a bad comparison option; others pass."""
+    if key.endswith('_substrate') and value not in SUBSTRATES:
+        raise CAMError(f'metric {key} must be one of '
+                       f'{", ".join(map(repr, SUBSTRATES))}, got {value!r}')
+    if key == 'substrate_warn_above' and (
+            isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 <= value <= 1):
+        raise CAMError(f'metric substrate_warn_above must be a share in '
+                       f'[0, 1], got {value!r}')
+
+
 class CAMQuality:
     """Measures how faithful heatmaps are to a classifier and, where the
     images carry ground-truth regions, how well they localise.
@@ -83,13 +107,14 @@ class CAMQuality:
       ``O > Y`` else 0, so the mean is the share of maps in percent.
       Higher is better.
     - ``deletion_auc``: deletion (Petsiuk et al., RISE, BMVC 2018): the
-      pixels are set to black (0) in heatmap order, highest first, in
-      ``steps`` equal steps; the area under ``p`` over the fraction of
-      pixels removed, in [0, 1]. Lower is better.
-    - ``insertion_auc``: insertion (same paper): starting from the image
-      blurred (Gaussian, kernel ``blur_kernel``, sigma ``blur_sigma``), the
-      original pixels are put back in heatmap order; the area under ``p``
-      over the fraction inserted. Higher is better.
+      pixels are replaced by those of the substrate image
+      (``deletion_substrate``, black as in RISE) in heatmap order, highest
+      first, in ``steps`` equal steps; the area under ``p`` over the
+      fraction of pixels removed, in [0, 1]. Lower is better.
+    - ``insertion_auc``: insertion (same paper): starting from the
+      substrate image (``insertion_substrate``, RISE's blur), the original
+      pixels are put back in heatmap order; the area under ``p`` over the
+      fraction inserted. Higher is better.
     - ``pointing_game``: (Zhang et al., IJCV 2018) 1 when the heatmap's
       maximum lies within ``tolerance`` pixels of the class's ground-truth
       region, else 0; the mean is the accuracy. Higher is better.
@@ -97,7 +122,17 @@ class CAMQuality:
       share of the heatmap's sum inside the region. Higher is better.
 
     Pixel ``i`` of step ``s`` is changed when its rank in heatmap order
-    (ties in raster order) is below ``floor(s * H * W / steps)``. A
+    (ties in raster order) is below ``floor(s * H * W / steps)``.
+
+    Substrates: ``'black'`` (0 in pixels), ``'mean'`` (every pixel the
+    image's own mean colour) or ``'blur'`` (Gaussian, ``blur_kernel``,
+    ``blur_sigma``, reflected borders). With each curve comes
+    ``deletion_substrate_prob`` / ``insertion_substrate_prob``, ``p`` on
+    its substrate image: where it is high, the curve's far end is no lower
+    than its near end and the area cannot tell a good map from a bad one.
+    The first call where it keeps more than ``substrate_warn_above`` of the
+    class's probability on the image logs a warning (once per curve and
+    instance). A
     localisation value is NaN where the class has no ground truth
     (:class:`~mmcam.evaluation.GroundTruthRegion` says how regions are
     given).
@@ -114,9 +149,16 @@ class CAMQuality:
             last shared. Defaults to 50 (2% of the pixels per step).
         batch_size (int): Perturbed images per forward pass. Defaults to
             64.
-        blur_kernel (int): Kernel width of the insertion's blurred start.
+        deletion_substrate (str): What deleted pixels become: ``'black'``,
+            ``'mean'`` or ``'blur'``. Defaults to ``'black'`` (RISE's).
+        insertion_substrate (str): The image insertion starts from, as
+            above. Defaults to ``'blur'`` (RISE's).
+        blur_kernel (int): Kernel width of the ``'blur'`` substrate.
             Defaults to 11 (RISE's).
         blur_sigma (float): Its sigma in pixels. Defaults to 5 (RISE's).
+        substrate_warn_above (float): Warn when the class probability on a
+            substrate image is above this share of its probability on the
+            image. Defaults to 0.2.
         tolerance (float): Pointing game tolerance in network-input
             pixels. Defaults to 15.
         pixel_space (PixelSpace, optional): Defaults to the model's data
@@ -134,8 +176,11 @@ class CAMQuality:
                  metrics: MetricsArg = True,
                  steps: int = 50,
                  batch_size: int = 64,
+                 deletion_substrate: str = 'black',
+                 insertion_substrate: str = 'blur',
                  blur_kernel: int = 11,
                  blur_sigma: float = 5.0,
+                 substrate_warn_above: float = 0.2,
                  tolerance: float = 15.0,
                  pixel_space: Optional[PixelSpace] = None) -> None:
         self.names, self.named_explicitly = self.check_arguments(
@@ -143,8 +188,11 @@ class CAMQuality:
             dict(
                 steps=steps,
                 batch_size=batch_size,
+                deletion_substrate=deletion_substrate,
+                insertion_substrate=insertion_substrate,
                 blur_kernel=blur_kernel,
                 blur_sigma=blur_sigma,
+                substrate_warn_above=substrate_warn_above,
                 tolerance=tolerance))
         self.engine = model if isinstance(model,
                                           CAMEngine) else CAMEngine(model)
@@ -152,6 +200,10 @@ class CAMQuality:
         self.batch_size = batch_size
         self.blur_kernel = blur_kernel
         self.blur_sigma = float(blur_sigma)
+        self.substrates = dict(
+            deletion=deletion_substrate, insertion=insertion_substrate)
+        self.substrate_warn_above = float(substrate_warn_above)
+        self._warned: set = set()
         self.tolerance = float(tolerance)
         self.pixel_space = pixel_space or PixelSpace.of_model(
             self.engine.model)
@@ -169,11 +221,12 @@ class CAMQuality:
         """
         names = parse_metric_names(metrics)
         known = ('steps', 'batch_size', 'blur_kernel', 'blur_sigma',
-                 'tolerance')
+                 'tolerance') + _COMPARISON_OPTIONS
         for key, value in options.items():
             if key not in known:
                 raise CAMError(f'unknown metric option {key!r}; available: '
                                f'{", ".join(known)}')
+            _check_comparison_option(key, value)
             if key in ('steps', 'batch_size',
                        'blur_kernel') and (not isinstance(value, int)
                                            or isinstance(value, bool)
@@ -230,7 +283,8 @@ class CAMQuality:
                 per image, in network-input pixels.
 
         Returns:
-            dict[str, np.ndarray]: Metric name -> float32 ``(B, K)``.
+            dict[str, np.ndarray]: Metric name -> float32 ``(B, K)``; after
+            each curve's area, its ``<curve>_substrate_prob``.
         """
         names = self.names_for(regions)
         heatmaps = torch.as_tensor(np.asarray(heatmaps), dtype=torch.float32)
@@ -250,7 +304,16 @@ class CAMQuality:
             if name in LOCALISATION_METRICS:
                 values[name] = self._localisation(name, heatmaps.numpy(),
                                                   categories.numpy(), regions)
-        return {name: values[name] for name in names}
+        # Each curve's substrate probability follows its area.
+        return {
+            key: values[key]
+            for name in names for key in (name, self._substrate_key(name))
+            if key in values
+        }
+
+    @staticmethod
+    def _substrate_key(name: str) -> str:
+        return name.replace('_auc', '_substrate_prob')
 
     # ------------------------------------------------------------------
     # Faithfulness: every perturbed image, batched.
@@ -264,18 +327,19 @@ class CAMQuality:
         num_pixels = pixels.shape[-2] * pixels.shape[-1]
         counts = step_pixel_counts(num_pixels, self.steps)
         confidence = 'avg_drop' in names or 'increase' in names
-        deletion = 'deletion_auc' in names
-        insertion = 'insertion_auc' in names
+        curves = [(name, curve, kind) for name, curve, kind in _CURVES
+                  if name in names]
 
         def key(b, kind, k=0, count=0):
-            """One key per distinct image: curves share their ends."""
+            """One key per distinct image: curves share their ends, and
+            curves on one substrate share it."""
             if kind == _DELETED and count == 0 or \
                     kind == _INSERTED and count == num_pixels:
                 return (b, _ORIGINAL, 0, 0)
             if kind == _DELETED and count == num_pixels:
-                return (b, _BLACK, 0, 0)
+                return (b, _SUBSTRATE, self.substrates['deletion'], 0)
             if kind == _INSERTED and count == 0:
-                return (b, _BLURRED, 0, 0)
+                return (b, _SUBSTRATE, self.substrates['insertion'], 0)
             return (b, kind, k, int(count))
 
         rows: Dict[tuple, int] = {}
@@ -285,29 +349,31 @@ class CAMQuality:
                 if confidence:
                     rows.setdefault(key(b, _MULTIPLIED, k), len(rows))
                 for count in counts:
-                    if deletion:
-                        rows.setdefault(key(b, _DELETED, k, count), len(rows))
-                    if insertion:
-                        rows.setdefault(key(b, _INSERTED, k, count), len(rows))
+                    for _, _, kind in curves:
+                        rows.setdefault(key(b, kind, k, count), len(rows))
 
-        ranks = pixel_ranks(heatmaps) if deletion or insertion else None
-        blurred = gaussian_blur(pixels, self.blur_kernel,
-                                self.blur_sigma) if insertion else None
+        ranks = pixel_ranks(heatmaps) if curves else None
+        substrates = {
+            self.substrates[curve]: substrate_images(
+                pixels, self.substrates[curve], self.blur_kernel,
+                self.blur_sigma)
+            for _, curve, _ in curves
+        }
 
         def perturbed(b, kind, k, count):
             if kind == _ORIGINAL:
                 return pixels[b]
             if kind == _MULTIPLIED:
                 return pixels[b] * heatmaps[b, k]
-            if kind == _BLACK:
-                return torch.zeros_like(pixels[b])
-            if kind == _BLURRED:
-                return blurred[b]
+            if kind == _SUBSTRATE:
+                return substrates[k][b]
             changed = ranks[b, k] < count
             if kind == _DELETED:
-                return torch.where(changed, torch.zeros_like(pixels[b]),
-                                   pixels[b])
-            return torch.where(changed, pixels[b], blurred[b])
+                return torch.where(
+                    changed, substrates[self.substrates['deletion']][b],
+                    pixels[b])
+            return torch.where(changed, pixels[b],
+                               substrates[self.substrates['insertion']][b])
 
         keys = list(rows)
         probs = np.empty((len(keys), num_k), np.float64)
@@ -326,22 +392,54 @@ class CAMQuality:
             return probs[rows[key(b, *args)], k]
 
         values = {}
+        original = np.array([[prob(b, k, _ORIGINAL) for k in range(num_k)]
+                             for b in range(num_b)])
         if confidence:
-            original = np.array([[prob(b, k, _ORIGINAL) for k in range(num_k)]
-                                 for b in range(num_b)])
             masked = np.array(
                 [[prob(b, k, _MULTIPLIED, k) for k in range(num_k)]
                  for b in range(num_b)])
             values['avg_drop'] = average_drop(original, masked)
             values['increase'] = increase_in_confidence(original, masked)
-        for name, kind, wanted in (('deletion_auc', _DELETED, deletion),
-                                   ('insertion_auc', _INSERTED, insertion)):
-            if wanted:
-                curves = np.array([[[prob(b, k, kind, k, c) for c in counts]
-                                    for k in range(num_k)]
-                                   for b in range(num_b)])
-                values[name] = curve_auc(curves)
+        for name, curve, kind in curves:
+            points = np.array([[[prob(b, k, kind, k, c) for c in counts]
+                                for k in range(num_k)]
+                               for b in range(num_b)])
+            values[name] = curve_auc(points)
+            far_end = 0 if curve == 'insertion' else -1
+            values[f'{curve}_substrate_prob'] = points[...,
+                                                       far_end].astype(
+                                                           np.float32)
+            self._warn_on_substrate(curve, points[..., far_end], original,
+                                    categories)
         return values
+
+    def _warn_on_substrate(self, curve: str, substrate_probs: np.ndarray,
+                           original: np.ndarray,
+                           categories: torch.Tensor) -> None:
+        """A warning when the class keeps much of its probability on a
+        curve's substrate image: the curve is then nearly flat whatever
+        the map, and cannot rank maps."""
+        with np.errstate(divide='ignore', invalid='ignore'):
+            share = substrate_probs / original
+        high = share > self.substrate_warn_above
+        if not high.any() or curve in self._warned:
+            return
+        # Once per curve: a Runner loop measures every few iterations.
+        self._warned.add(curve)
+        worst = np.unravel_index(np.nanargmax(share), share.shape)
+        substrate = self.substrates[curve]
+        if substrate == 'blur':
+            substrate = f'blur (kernel {self.blur_kernel}, sigma ' \
+                f'{self.blur_sigma:g})'
+        MMLogger.get_current_instance().warning(
+            f'{curve} substrate {substrate}: the class keeps more than '
+            f'{self.substrate_warn_above:.0%} of its probability on '
+            f'{int(high.sum())} of {high.size} map(s) (up to '
+            f'{substrate_probs[worst]:.3f} of {original[worst]:.3f}, class '
+            f'{int(categories[worst])}; see {curve}_substrate_prob), so '
+            f'{curve}_auc can hardly tell good maps from bad ones there; '
+            f"another {curve}_substrate ('black', 'mean', or 'blur' with a "
+            'larger blur_sigma) may')
 
     # ------------------------------------------------------------------
     # Localisation

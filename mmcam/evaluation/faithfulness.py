@@ -8,6 +8,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+# What deleted pixels become and what insertion starts from.
+SUBSTRATES = ('black', 'mean', 'blur')
+
 
 def average_drop(original: np.ndarray, masked: np.ndarray) -> np.ndarray:
     """Average Drop % of each map (Chattopadhyay et al., "Grad-CAM++",
@@ -129,3 +132,31 @@ def gaussian_blur(pixels: torch.Tensor,
         blurred,
         kernel.reshape(1, 1, -1, 1).repeat(channels, 1, 1, 1),
         groups=channels)
+
+
+def substrate_images(pixels: torch.Tensor,
+                     substrate: str,
+                     blur_kernel: int = 11,
+                     blur_sigma: float = 5.0) -> torch.Tensor:
+    """The image a deletion curve ends on and an insertion curve starts
+    from, for each of ``(B, C, H, W)`` images (in pixels).
+
+    Args:
+        pixels (Tensor): ``(B, C, H, W)``.
+        substrate (str): ``'black'`` (0), ``'mean'`` (each image's own mean
+            colour, per channel) or ``'blur'`` (:func:`gaussian_blur`).
+        blur_kernel (int): Kernel width of ``'blur'``. Defaults to 11.
+        blur_sigma (float): Sigma of ``'blur'``. Defaults to 5.
+
+    Returns:
+        Tensor: float32, the shape of ``pixels``.
+    """
+    pixels = pixels.float()
+    if substrate == 'black':
+        return torch.zeros_like(pixels)
+    if substrate == 'mean':
+        return pixels.mean((-2, -1), keepdim=True).expand_as(pixels)
+    if substrate == 'blur':
+        return gaussian_blur(pixels, blur_kernel, blur_sigma)
+    raise ValueError(f'unknown substrate {substrate!r}; available: '
+                     f'{", ".join(SUBSTRATES)}')

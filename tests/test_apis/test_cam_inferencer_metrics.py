@@ -7,6 +7,11 @@ from mmcam.cam import CAMError
 from mmcam.evaluation import CAMQuality
 
 FAITHFULNESS = ['avg_drop', 'increase', 'deletion_auc', 'insertion_auc']
+# Each curve's area, then the class probability on its substrate image.
+REPORTED = [
+    'avg_drop', 'increase', 'deletion_auc', 'deletion_substrate_prob',
+    'insertion_auc', 'insertion_substrate_prob'
+]
 
 
 @pytest.fixture(scope='module')
@@ -26,12 +31,12 @@ def test_results_carry_one_value_per_class(measuring, test_images):
     results = measuring(images, batch_size=2)
     for result in results:
         metrics = result['metrics']
-        assert list(metrics) == FAITHFULNESS
+        assert list(metrics) == REPORTED
         for value in metrics.values():
             assert value.shape == (2, ) and value.dtype == np.float32
     # Batching changes nothing.
     alone = measuring(images[1])[0]['metrics']
-    for name in FAITHFULNESS:
+    for name in REPORTED:
         np.testing.assert_allclose(
             alone[name], results[1]['metrics'][name], rtol=1e-5, atol=1e-6)
 
@@ -76,3 +81,38 @@ def test_bad_metric_requests_are_one_line_errors(measuring, tiny_resnet,
         measuring(image, metrics=['pointing_game'])
     with pytest.raises(CAMError, match='gt_bboxes has 2 entries for 1'):
         measuring(image, gt_bboxes=[None, None])
+
+
+def test_substrate_options_and_the_probability_on_the_substrate(
+        tiny_resnet, test_images):
+    import torch
+
+    from mmcam.evaluation import PixelSpace
+    config, checkpoint = tiny_resnet
+    inferencer = CAMInferencer(
+        str(config),
+        pretrained=str(checkpoint),
+        device='cpu',
+        metrics=['insertion_auc', 'deletion_auc'],
+        metric_cfg=dict(
+            steps=4, insertion_substrate='black', deletion_substrate='mean'))
+    result = inferencer(str(test_images['color']))[0]
+    metrics = result['metrics']
+    assert list(metrics) == [
+        'insertion_auc', 'insertion_substrate_prob', 'deletion_auc',
+        'deletion_substrate_prob'
+    ]
+    # Insertion starts from black pixels, normalized for the network.
+    space = PixelSpace.of_model(inferencer.model)
+    black = space.to_inputs(torch.zeros(1, 3, *result['input_heatmaps'].shape[-2:]))
+    engine = inferencer.engine
+    expected = engine.probabilities(engine.logits(black))[0,
+                                                          result['categories']]
+    np.testing.assert_allclose(
+        metrics['insertion_substrate_prob'], expected.numpy(), rtol=1e-5)
+    with pytest.raises(CAMError, match='metric deletion_substrate must be'):
+        CAMInferencer(
+            str(config),
+            pretrained=str(checkpoint),
+            metrics=True,
+            metric_cfg=dict(deletion_substrate='white'))

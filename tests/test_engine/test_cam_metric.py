@@ -15,6 +15,7 @@ from mmcam.engine import CAMHook
 from mmcam.evaluation import CAMMetric, CAMQuality, GroundTruthRegion
 
 FAITHFULNESS = ['avg_drop', 'increase', 'deletion_auc', 'insertion_auc']
+REPORTED = FAITHFULNESS + ['deletion_substrate_prob', 'insertion_substrate_prob']
 
 
 def _with_metrics(cfg, tmp_path, **kwargs):
@@ -56,8 +57,8 @@ def test_test_loop_reports_the_mean_and_a_failing_sample_is_a_warning(
     assert 'accuracy/top1' in metrics
     # No ground-truth regions: only the faithfulness metrics apply.
     assert sorted(k for k in metrics if k.startswith('cam/')) == sorted(
-        f'cam/{name}' for name in FAITHFULNESS)
-    for name in FAITHFULNESS:
+        f'cam/{name}' for name in REPORTED)
+    for name in REPORTED:
         mean = np.mean([added[i][name] for i in added])
         assert metrics[f'cam/{name}'] == pytest.approx(mean, rel=1e-6)
     assert 0 <= metrics['cam/deletion_auc'] <= 1
@@ -132,3 +133,40 @@ def test_ground_truth_regions_of_data_samples():
     masked.set_field(np.eye(4, dtype=bool), 'gt_mask')
     assert GroundTruthRegion.of_data_sample(masked).mask_for(0,
                                                              (4, 4)).sum() == 4
+
+
+def test_substrate_options_reach_the_loop_s_metrics(tiny_cfg, tmp_path,
+                                                    monkeypatch):
+    import torch
+
+    from mmcam.evaluation import PixelSpace
+    added = {}
+    original_add = CAMMetric.add
+
+    def record(metric, sample_idx, values):
+        added[sample_idx] = values
+        original_add(metric, sample_idx, values)
+
+    monkeypatch.setattr(CAMMetric, 'add', record)
+    _with_metrics(
+        tiny_cfg,
+        tmp_path,
+        metrics=['insertion_auc'],
+        metric_cfg=dict(steps=2, insertion_substrate='black'))
+    runner = Runner.from_cfg(tiny_cfg)
+    metrics = runner.test()
+    hook = next(h for h in runner.hooks if isinstance(h, CAMHook))
+    # Every tiny image is 32x32, so the black substrate is one image: each
+    # value is the probability of the explained class on it.
+    engine = hook.engine
+    black = PixelSpace.of_model(engine.model).to_inputs(
+        torch.zeros(1, 3, 32, 32))
+    probs = engine.probabilities(engine.logits(black))[0].numpy()
+    values = [v['insertion_substrate_prob'][0] for v in added.values()]
+    assert len(values) == len(every(4))
+    for value in values:
+        assert np.abs(probs - value).min() < 1e-6
+    assert metrics['cam/insertion_substrate_prob'] == pytest.approx(
+        np.mean(values), rel=1e-6)
+    with pytest.raises(CAMError, match='metric insertion_substrate must be'):
+        CAMHook(metrics=True, metric_cfg=dict(insertion_substrate='grey'))

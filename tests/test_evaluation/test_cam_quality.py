@@ -10,7 +10,8 @@ import torch.nn as nn
 
 from mmcam.cam import CAMError
 from mmcam.evaluation import (CAMQuality, GroundTruthRegion, PixelSpace,
-                              gaussian_blur, pixel_ranks, step_pixel_counts)
+                              gaussian_blur, pixel_ranks, step_pixel_counts,
+                              substrate_images)
 
 SIZE = 16
 REGION = (slice(4, 8), slice(4, 8))
@@ -63,9 +64,10 @@ def test_the_region_map_is_the_most_faithful(region_maps):
     image, maps = region_maps
     quality = CAMQuality(RegionModel(), steps=16)
     values = quality(image, maps, np.zeros((1, 3), int))
-    assert set(values) == {
-        'avg_drop', 'increase', 'deletion_auc', 'insertion_auc'
-    }
+    assert list(values) == [
+        'avg_drop', 'increase', 'deletion_auc', 'deletion_substrate_prob',
+        'insertion_auc', 'insertion_substrate_prob'
+    ]
     for value in values.values():
         assert value.shape == (1, 3) and value.dtype == np.float32
     region, uniform, random = range(3)
@@ -274,3 +276,108 @@ def test_bad_names_and_missing_regions(region_maps):
     ]
     with pytest.raises(CAMError, match='steps must be a positive'):
         CAMQuality(RegionModel(), steps=0)
+
+
+def test_substrate_images():
+    pixels = torch.rand(2, 3, 6, 7, generator=torch.Generator().manual_seed(3))
+    assert substrate_images(pixels, 'black').eq(0).all()
+    mean = substrate_images(pixels, 'mean')
+    np.testing.assert_allclose(
+        mean[:, :, 4, 5], pixels.mean((2, 3)), rtol=1e-6)
+    assert mean.std((2, 3)).max() < 1e-6
+    np.testing.assert_array_equal(
+        substrate_images(pixels, 'blur', 3, 1.0), gaussian_blur(pixels, 3, 1.0))
+
+
+def test_hand_computed_curves_on_chosen_substrates():
+    image = torch.tensor([[1., 2.], [3., 4.]]).reshape(1, 1, 2, 2)
+    weight = torch.tensor([[1., 0.5], [-1., 0.25]]).reshape(1, 2, 2)
+    heatmap = torch.tensor([[0.9, 0.1], [0.5, 0.3]]).reshape(1, 1, 2, 2)
+    quality = CAMQuality(
+        LinearModel(weight), ['deletion_auc', 'insertion_auc'],
+        steps=4,
+        deletion_substrate='mean',
+        insertion_substrate='black')
+    values = quality(image, heatmap, [[0]])
+    assert list(values) == [
+        'deletion_auc', 'deletion_substrate_prob', 'insertion_auc',
+        'insertion_substrate_prob'
+    ]
+    order = [(0, 0), (1, 0), (1, 1), (0, 1)]
+
+    def curve(start, end):
+        current, points = start.copy(), []
+        for pixel in [None] + order:
+            if pixel is not None:
+                current[pixel] = end[pixel]
+            points.append(sigmoid(float((current * weight[0].numpy()).sum())))
+        return points
+
+    def area(points):
+        return (sum(points) - (points[0] + points[-1]) / 2) / 4
+
+    pixels = image[0, 0].numpy()
+    # Deleted pixels take the image's mean colour, 2.5.
+    deletion = curve(pixels, np.full((2, 2), 2.5, np.float32))
+    assert values['deletion_auc'][0, 0] == pytest.approx(
+        area(deletion), rel=1e-6)
+    assert values['deletion_substrate_prob'][0, 0] == pytest.approx(
+        sigmoid(2.5 * 0.75), rel=1e-6)
+    # Insertion starts from black, where the logit is 0.
+    insertion = curve(np.zeros((2, 2), np.float32), pixels)
+    assert values['insertion_auc'][0, 0] == pytest.approx(
+        area(insertion), rel=1e-6)
+    assert values['insertion_substrate_prob'][0, 0] == pytest.approx(0.5)
+    # Original, one substrate image each, 3 inner points per curve.
+    assert quality.images_forwarded == 1 + 2 + 2 * 3
+
+
+def test_one_warning_when_the_substrate_keeps_the_class(
+        region_maps, monkeypatch):
+    from mmengine.logging import MMLogger
+    image, maps = region_maps
+    warnings = []
+    monkeypatch.setattr(MMLogger.get_current_instance(), 'warning',
+                        warnings.append)
+    with torch.no_grad():
+        original = RegionModel()(image).softmax(-1)[0, 0].item()
+    # RegionModel's class 0 has probability sigmoid(-3) = 0.047 on black,
+    # a fifth of its probability on the image.
+    black = CAMQuality(
+        RegionModel(), ['insertion_auc'], insertion_substrate='black')
+    probs = black(image, maps, np.zeros((1, 3), int))
+    np.testing.assert_allclose(
+        probs['insertion_substrate_prob'], sigmoid(-3), rtol=1e-5)
+    assert sigmoid(-3) / original < 0.2
+    assert warnings == []
+    # The blurred textured image keeps more.
+    blurred = CAMQuality(RegionModel(), ['insertion_auc'])
+    probs = blurred(image, maps, np.zeros((1, 3), int))
+    kept = probs['insertion_substrate_prob'][0, 0]
+    assert kept / original > 0.2
+    blurred(image, maps, np.zeros((1, 3), int))
+    assert warnings == [
+        'insertion substrate blur (kernel 11, sigma 5): the class keeps '
+        'more than 20% of its probability on 3 of 3 map(s) (up to '
+        f'{kept:.3f} of {original:.3f}, class 0; see '
+        'insertion_substrate_prob), so insertion_auc can hardly tell good '
+        "maps from bad ones there; another insertion_substrate ('black', "
+        "'mean', or 'blur' with a larger blur_sigma) may"
+    ]
+    lenient = CAMQuality(
+        RegionModel(), ['insertion_auc'], substrate_warn_above=0.99)
+    lenient(image, maps, np.zeros((1, 3), int))
+    assert len(warnings) == 1
+
+
+@pytest.mark.parametrize('options, message', [
+    (dict(deletion_substrate='gray'),
+     "metric deletion_substrate must be one of 'black', 'mean', 'blur', "
+     "got 'gray'"),
+    (dict(insertion_substrate=None), 'metric insertion_substrate must be'),
+    (dict(substrate_warn_above=2),
+     'metric substrate_warn_above must be a share in'),
+])
+def test_bad_substrate_options(options, message):
+    with pytest.raises(CAMError, match=message):
+        CAMQuality.check_arguments(True, options)

@@ -47,6 +47,12 @@ def test_each_line_has_its_metrics_and_a_mean_ends_the_run(
       ], "error: metric 'pointing_game' needs ground-truth regions"),
     (['--metrics', '--metric-steps', '0'
       ], 'error: metric steps must be a positive integer, got 0'),
+    (['--metrics', '--metric-options', 'insertion_substrate=gray'
+      ], "error: metric insertion_substrate must be one of 'black'"),
+    (['--metrics', '--metric-options', 'insertion_substrate'
+      ], "error: bad --metric-options 'insertion_substrate': expected"),
+    (['--metric-options', 'steps=3'
+      ], 'error: --metric-options needs --metrics'),
 ])
 def test_bad_metric_requests(vis_cam, tiny_resnet, test_images, tmp_path,
                              capsys, args, message):
@@ -88,3 +94,22 @@ def test_random_cam_maps_and_numbers_repeat_and_follow_the_seed(
     np.testing.assert_array_equal(again, heatmap)
     np.testing.assert_array_equal(run('--seed', '0')[1], heatmap)
     assert not np.allclose(run('--seed', '7')[1], heatmap)
+
+
+def test_metric_options_choose_the_substrates(vis_cam, tiny_resnet,
+                                              test_images, tmp_path, capsys):
+    config, checkpoint = tiny_resnet
+    code = vis_cam.main([
+        str(test_images['color']),
+        str(config),
+        str(checkpoint), '--save-path',
+        str(tmp_path / 'cam.png'), '--metrics', 'insertion_auc',
+        '--metric-steps', '4', '--metric-options', 'insertion_substrate=black',
+        'blur_kernel=3'
+    ])
+    assert code == 0
+    line = [
+        line for line in capsys.readouterr().out.splitlines()
+        if '| insertion_auc' in line
+    ]
+    assert len(line) == 1 and ', insertion_substrate_prob 0.' in line[0]

@@ -130,7 +130,8 @@ class CAMHook(Hook):
             False.
         metric_cfg (dict, optional): Options of
             :class:`~mmcam.evaluation.CAMQuality` (``steps``,
-            ``batch_size``, ``blur_kernel``, ``blur_sigma``,
+            ``batch_size``, ``deletion_substrate``, ``insertion_substrate``,
+            ``blur_kernel``, ``blur_sigma``, ``substrate_warn_above``,
             ``tolerance``). Defaults to its defaults.
     """
 
