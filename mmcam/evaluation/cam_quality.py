@@ -17,7 +17,7 @@ import torch.nn as nn
 from mmengine.logging import MMLogger
 
 from ..cam import CAMEngine, CAMError
-from .faithfulness import (SUBSTRATES, average_drop, curve_auc,
+from .faithfulness import (SUBSTRATES, TIE_BREAKS, average_drop, curve_auc,
                            increase_in_confidence, pixel_ranks,
                            step_pixel_counts, substrate_images)
 from .localisation import (GroundTruthRegion, energy_pointing_game,
@@ -78,7 +78,7 @@ def parse_metric_names(metrics: MetricsArg) -> Tuple[List[str], bool]:
 # Options that decide what a curve is compared against; checked by
 # _check_comparison_option.
 _COMPARISON_OPTIONS = ('deletion_substrate', 'insertion_substrate',
-                       'substrate_warn_above')
+                       'substrate_warn_above', 'tie_break', 'seed')
 
 
 def _check_comparison_option(key: str, value) -> None:
@@ -91,6 +91,13 @@ def _check_comparison_option(key: str, value) -> None:
             or not 0 <= value <= 1):
         raise CAMError(f'metric substrate_warn_above must be a share in '
                        f'[0, 1], got {value!r}')
+    if key == 'tie_break' and value not in TIE_BREAKS:
+        raise CAMError(f'metric tie_break must be one of '
+                       f'{", ".join(map(repr, TIE_BREAKS))}, got {value!r}')
+    if key == 'seed' and (isinstance(value, bool) or not isinstance(
+            value, int) or value < 0):
+        raise CAMError(f'metric seed must be a non-negative integer, got '
+                       f'{value!r}')
 
 
 class CAMQuality:
@@ -121,8 +128,10 @@ class CAMQuality:
     - ``energy_pointing_game``: (Wang et al., Score-CAM, CVPRW 2020) the
       share of the heatmap's sum inside the region. Higher is better.
 
-    Pixel ``i`` of step ``s`` is changed when its rank in heatmap order
-    (ties in raster order) is below ``floor(s * H * W / steps)``.
+    Pixel ``i`` of step ``s`` is changed when its rank in heatmap order is
+    below ``floor(s * H * W / steps)``. Equal values (a map's zeros after
+    the ReLU) are ordered by ``tie_break``: raster order, or a random
+    order drawn from ``seed`` (see :func:`~mmcam.evaluation.pixel_ranks`).
 
     Substrates: ``'black'`` (0 in pixels), ``'mean'`` (every pixel the
     image's own mean colour) or ``'blur'`` (Gaussian, ``blur_kernel``,
@@ -156,6 +165,9 @@ class CAMQuality:
         blur_kernel (int): Kernel width of the ``'blur'`` substrate.
             Defaults to 11 (RISE's).
         blur_sigma (float): Its sigma in pixels. Defaults to 5 (RISE's).
+        tie_break (str): ``'raster'`` or ``'random'``, the order of pixels
+            of equal value. Defaults to ``'raster'``.
+        seed (int): Seed of the ``'random'`` tie-break. Defaults to 0.
         substrate_warn_above (float): Warn when the class probability on a
             substrate image is above this share of its probability on the
             image. Defaults to 0.2.
@@ -181,6 +193,8 @@ class CAMQuality:
                  blur_kernel: int = 11,
                  blur_sigma: float = 5.0,
                  substrate_warn_above: float = 0.2,
+                 tie_break: str = 'raster',
+                 seed: int = 0,
                  tolerance: float = 15.0,
                  pixel_space: Optional[PixelSpace] = None) -> None:
         self.names, self.named_explicitly = self.check_arguments(
@@ -193,6 +207,8 @@ class CAMQuality:
                 blur_kernel=blur_kernel,
                 blur_sigma=blur_sigma,
                 substrate_warn_above=substrate_warn_above,
+                tie_break=tie_break,
+                seed=seed,
                 tolerance=tolerance))
         self.engine = model if isinstance(model,
                                           CAMEngine) else CAMEngine(model)
@@ -204,6 +220,8 @@ class CAMQuality:
             deletion=deletion_substrate, insertion=insertion_substrate)
         self.substrate_warn_above = float(substrate_warn_above)
         self._warned: set = set()
+        self.tie_break = tie_break
+        self.seed = seed
         self.tolerance = float(tolerance)
         self.pixel_space = pixel_space or PixelSpace.of_model(
             self.engine.model)
@@ -352,7 +370,8 @@ class CAMQuality:
                     for _, _, kind in curves:
                         rows.setdefault(key(b, kind, k, count), len(rows))
 
-        ranks = pixel_ranks(heatmaps) if curves else None
+        ranks = pixel_ranks(heatmaps, self.tie_break,
+                            self.seed) if curves else None
         substrates = {
             self.substrates[curve]: substrate_images(
                 pixels, self.substrates[curve], self.blur_kernel,

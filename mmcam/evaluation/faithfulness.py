@@ -81,18 +81,41 @@ def step_pixel_counts(num_pixels: int, steps: int) -> np.ndarray:
     return np.arange(steps + 1, dtype=np.int64) * num_pixels // steps
 
 
-def pixel_ranks(heatmaps: torch.Tensor) -> torch.Tensor:
-    """Each pixel's place in heatmap order: 0 for the highest value. Ties
-    keep raster order (row by row), so the order is reproducible.
+# How pixels of equal heatmap value are ordered.
+TIE_BREAKS = ('raster', 'random')
+
+
+def pixel_ranks(heatmaps: torch.Tensor,
+                tie_break: str = 'raster',
+                seed: int = 0) -> torch.Tensor:
+    """Each pixel's place in heatmap order: 0 for the highest value.
 
     Args:
         heatmaps (Tensor): ``(..., H, W)``.
+        tie_break (str): Order of equal values: ``'raster'`` (row by row)
+            or ``'random'``: by a random permutation of the pixel
+            positions drawn from ``seed``, the same for every map of one
+            size, so a map's ranks do not depend on its batch. Defaults to
+            ``'raster'``.
+        seed (int): Seed of the ``'random'`` permutation. Defaults to 0.
 
     Returns:
         Tensor: int64 ``(..., H, W)``.
     """
-    flat = heatmaps.flatten(-2)
-    order = torch.argsort(-flat.float(), dim=-1, stable=True)
+    flat = heatmaps.flatten(-2).float()
+    if tie_break == 'random':
+        shuffle = torch.randperm(
+            flat.shape[-1],
+            generator=torch.Generator().manual_seed(seed)).to(flat.device)
+        # Stable sort of the shuffled values: equal values keep the
+        # shuffled order.
+        order = shuffle[torch.argsort(-flat[..., shuffle], dim=-1,
+                                      stable=True)]
+    elif tie_break == 'raster':
+        order = torch.argsort(-flat, dim=-1, stable=True)
+    else:
+        raise ValueError(f'unknown tie_break {tie_break!r}; available: '
+                         f'{", ".join(TIE_BREAKS)}')
     ranks = torch.empty_like(order)
     positions = torch.arange(
         flat.shape[-1], device=flat.device).expand_as(order)

@@ -116,3 +116,26 @@ def test_substrate_options_and_the_probability_on_the_substrate(
             pretrained=str(checkpoint),
             metrics=True,
             metric_cfg=dict(deletion_substrate='white'))
+
+
+def test_random_tie_break_reaches_the_measurer(tiny_resnet, test_images):
+    config, checkpoint = tiny_resnet
+    inferencer = CAMInferencer(
+        str(config),
+        pretrained=str(checkpoint),
+        device='cpu',
+        metrics=['deletion_auc'],
+        metric_cfg=dict(steps=4, tie_break='random', seed=2))
+    quality = inferencer._quality_for()
+    assert (quality.tie_break, quality.seed) == ('random', 2)
+    result = inferencer(str(test_images['color']))[0]
+    sample = next(inferencer.preprocess([str(test_images['color'])]))[0]
+    inputs = inferencer.model.data_preprocessor(
+        dict(inputs=[sample.packed['inputs']]), False)['inputs']
+    direct = CAMQuality(
+        inferencer.engine, ['deletion_auc'], steps=4, tie_break='random',
+        seed=2)(inputs, result['input_heatmaps'][None],
+                np.array([result['categories']]))
+    np.testing.assert_allclose(
+        result['metrics']['deletion_auc'], direct['deletion_auc'][0],
+        rtol=1e-6)

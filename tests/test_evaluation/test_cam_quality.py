@@ -381,3 +381,60 @@ def test_one_warning_when_the_substrate_keeps_the_class(
 def test_bad_substrate_options(options, message):
     with pytest.raises(CAMError, match=message):
         CAMQuality.check_arguments(True, options)
+
+
+def test_random_tie_break_follows_a_seeded_permutation():
+    heatmap = torch.tensor([[0.2, 0.9], [0.2, 0.5]])
+    for seed in range(6):
+        shuffle = torch.randperm(
+            4, generator=torch.Generator().manual_seed(seed)).tolist()
+        # The tied pixels 0 and 2 come in the permutation's order.
+        first, second = sorted([0, 2], key=shuffle.index)
+        expected = [0] * 4
+        expected[1], expected[3] = 0, 1
+        expected[first], expected[second] = 2, 3
+        ranks = pixel_ranks(heatmap[None], 'random', seed)[0]
+        assert ranks.flatten().tolist() == expected
+    # A constant map is ranked in the permutation's order; every map of
+    # one size gets the same permutation, whatever its batch.
+    constant = torch.zeros(3, 2, 5)
+    ranks = pixel_ranks(constant, 'random', 4).flatten(1)
+    shuffle = torch.randperm(10, generator=torch.Generator().manual_seed(4))
+    for row in ranks:
+        assert row[shuffle].tolist() == list(range(10))
+    assert not (pixel_ranks(constant, 'random', 5).flatten(1) == ranks).all()
+
+
+def test_hand_computed_deletion_with_random_ties():
+    image = torch.tensor([[1., 2.], [3., 4.]]).reshape(1, 1, 2, 2)
+    weight = torch.tensor([[1., 0.5], [-1., 0.25]]).reshape(1, 2, 2)
+    flat = torch.full((1, 1, 2, 2), 0.5)
+    quality = CAMQuality(
+        LinearModel(weight), ['deletion_auc'],
+        steps=4,
+        tie_break='random',
+        seed=3)
+    shuffle = torch.randperm(4, generator=torch.Generator().manual_seed(3))
+    current, points = image[0, 0].clone(), []
+    for pixel in [None] + shuffle.tolist():
+        if pixel is not None:
+            current.view(-1)[pixel] = 0
+        points.append(sigmoid(float((current * weight[0]).sum())))
+    area = (sum(points) - (points[0] + points[-1]) / 2) / 4
+    assert quality(image, flat,
+                   [[0]])['deletion_auc'][0, 0] == pytest.approx(
+                       area, rel=1e-6)
+    raster = CAMQuality(LinearModel(weight), ['deletion_auc'], steps=4)
+    assert shuffle.tolist() != [0, 1, 2, 3]
+    assert raster(image, flat, [[0]])['deletion_auc'][0, 0] != \
+        pytest.approx(area, rel=1e-6)
+
+
+@pytest.mark.parametrize('options, message', [
+    (dict(tie_break='first'),
+     "metric tie_break must be one of 'raster', 'random', got 'first'"),
+    (dict(seed=-2), 'metric seed must be a non-negative integer, got -2'),
+])
+def test_bad_tie_break_options(options, message):
+    with pytest.raises(CAMError, match=message):
+        CAMQuality.check_arguments(True, options)

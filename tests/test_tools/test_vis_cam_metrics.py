@@ -53,6 +53,8 @@ def test_each_line_has_its_metrics_and_a_mean_ends_the_run(
       ], "error: bad --metric-options 'insertion_substrate': expected"),
     (['--metric-options', 'steps=3'
       ], 'error: --metric-options needs --metrics'),
+    (['--metrics', '--metric-options', 'tie_break=first'
+      ], "error: metric tie_break must be one of 'raster', 'random'"),
 ])
 def test_bad_metric_requests(vis_cam, tiny_resnet, test_images, tmp_path,
                              capsys, args, message):

@@ -132,7 +132,8 @@ class CAMHook(Hook):
             :class:`~mmcam.evaluation.CAMQuality` (``steps``,
             ``batch_size``, ``deletion_substrate``, ``insertion_substrate``,
             ``blur_kernel``, ``blur_sigma``, ``substrate_warn_above``,
-            ``tolerance``). Defaults to its defaults.
+            ``tie_break``, ``seed``, ``tolerance``). Defaults to its
+            defaults.
     """
 
     def __init__(self,
