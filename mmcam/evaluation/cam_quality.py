@@ -17,6 +17,7 @@ import torch.nn as nn
 from mmengine.logging import MMLogger
 
 from ..cam import CAMEngine, CAMError
+from .baselines import inverted_maps, random_cam_maps
 from .faithfulness import (SUBSTRATES, TIE_BREAKS, average_drop, curve_auc,
                            increase_in_confidence, pixel_ranks,
                            step_pixel_counts, substrate_images)
@@ -78,7 +79,8 @@ def parse_metric_names(metrics: MetricsArg) -> Tuple[List[str], bool]:
 # Options that decide what a curve is compared against; checked by
 # _check_comparison_option.
 _COMPARISON_OPTIONS = ('deletion_substrate', 'insertion_substrate',
-                       'substrate_warn_above', 'tie_break', 'seed')
+                       'substrate_warn_above', 'tie_break', 'seed',
+                       'inverted', 'random_baseline')
 
 
 def _check_comparison_option(key: str, value) -> None:
@@ -94,9 +96,12 @@ def _check_comparison_option(key: str, value) -> None:
     if key == 'tie_break' and value not in TIE_BREAKS:
         raise CAMError(f'metric tie_break must be one of '
                        f'{", ".join(map(repr, TIE_BREAKS))}, got {value!r}')
-    if key == 'seed' and (isinstance(value, bool) or not isinstance(
-            value, int) or value < 0):
-        raise CAMError(f'metric seed must be a non-negative integer, got '
+    if key in ('seed', 'random_baseline') and (isinstance(
+            value, bool) or not isinstance(value, int) or value < 0):
+        raise CAMError(f'metric {key} must be a non-negative integer, got '
+                       f'{value!r}')
+    if key == 'inverted' and not isinstance(value, bool):
+        raise CAMError(f'metric inverted must be True or False, got '
                        f'{value!r}')
 
 
@@ -167,7 +172,12 @@ class CAMQuality:
         blur_sigma (float): Its sigma in pixels. Defaults to 5 (RISE's).
         tie_break (str): ``'raster'`` or ``'random'``, the order of pixels
             of equal value. Defaults to ``'raster'``.
-        seed (int): Seed of the ``'random'`` tie-break. Defaults to 0.
+        seed (int): Seed of the ``'random'`` tie-break, and the first
+            RandomCAM seed of ``random_baseline``. Defaults to 0.
+        inverted (bool): Also measure the inverted maps. Defaults to
+            False.
+        random_baseline (int): RandomCAM draws to measure beside the maps;
+            0 for none. Defaults to 0.
         substrate_warn_above (float): Warn when the class probability on a
             substrate image is above this share of its probability on the
             image. Defaults to 0.2.
@@ -195,6 +205,8 @@ class CAMQuality:
                  substrate_warn_above: float = 0.2,
                  tie_break: str = 'raster',
                  seed: int = 0,
+                 inverted: bool = False,
+                 random_baseline: int = 0,
                  tolerance: float = 15.0,
                  pixel_space: Optional[PixelSpace] = None) -> None:
         self.names, self.named_explicitly = self.check_arguments(
@@ -209,6 +221,8 @@ class CAMQuality:
                 substrate_warn_above=substrate_warn_above,
                 tie_break=tie_break,
                 seed=seed,
+                inverted=inverted,
+                random_baseline=random_baseline,
                 tolerance=tolerance))
         self.engine = model if isinstance(model,
                                           CAMEngine) else CAMEngine(model)
@@ -222,6 +236,8 @@ class CAMQuality:
         self._warned: set = set()
         self.tie_break = tie_break
         self.seed = seed
+        self.inverted = inverted
+        self.random_baseline = random_baseline
         self.tolerance = float(tolerance)
         self.pixel_space = pixel_space or PixelSpace.of_model(
             self.engine.model)
@@ -302,7 +318,9 @@ class CAMQuality:
 
         Returns:
             dict[str, np.ndarray]: Metric name -> float32 ``(B, K)``; after
-            each curve's area, its ``<curve>_substrate_prob``.
+            each curve's area, its ``<curve>_substrate_prob``; then the
+            baselines asked for (``inverted_<name>``, ``random_<name>``,
+            ``random_<name>_std``).
         """
         names = self.names_for(regions)
         heatmaps = torch.as_tensor(np.asarray(heatmaps), dtype=torch.float32)
@@ -313,6 +331,30 @@ class CAMQuality:
                 f'heatmaps {tuple(heatmaps.shape)} do not fit inputs '
                 f'{tuple(inputs.shape)} and categories '
                 f'{tuple(categories.shape)}')
+        values = self._metrics_of(inputs, heatmaps, categories, regions,
+                                  names)
+        faithfulness = [n for n in names if n in FAITHFULNESS_METRICS]
+        if self.inverted and faithfulness:
+            inverted = self._faithfulness(inputs, inverted_maps(heatmaps),
+                                          categories, faithfulness)
+            values.update({f'inverted_{n}': inverted[n] for n in faithfulness})
+        if self.random_baseline:
+            values.update(
+                self._random_baseline(inputs, categories, regions, names))
+        # Each curve's substrate probability follows its area, then come
+        # the baselines.
+        order = [(name, self._substrate_key(name)) for name in names]
+        order += [(f'inverted_{name}', ) for name in names]
+        order += [(f'random_{name}', f'random_{name}_std') for name in names]
+        return {
+            key: values[key]
+            for keys in order for key in keys if key in values
+        }
+
+    def _metrics_of(self, inputs, heatmaps, categories, regions,
+                    names) -> Dict[str, np.ndarray]:
+        """``names`` of these maps, and the curves' substrate
+        probabilities."""
         values: Dict[str, np.ndarray] = {}
         faithfulness = [n for n in names if n in FAITHFULNESS_METRICS]
         if faithfulness:
@@ -322,12 +364,25 @@ class CAMQuality:
             if name in LOCALISATION_METRICS:
                 values[name] = self._localisation(name, heatmaps.numpy(),
                                                   categories.numpy(), regions)
-        # Each curve's substrate probability follows its area.
-        return {
-            key: values[key]
-            for name in names for key in (name, self._substrate_key(name))
-            if key in values
-        }
+        return values
+
+    def _random_baseline(self, inputs, categories, regions,
+                         names) -> Dict[str, np.ndarray]:
+        """Mean and spread of ``names`` over the RandomCAM draws."""
+        draws = []
+        for draw in range(self.random_baseline):
+            maps = random_cam_maps(self.engine, inputs, categories.numpy(),
+                                   self.seed + draw)
+            measured = self._metrics_of(inputs, torch.from_numpy(maps),
+                                        categories, regions, names)
+            draws.append({name: measured[name] for name in names})
+        values = {}
+        for name in names:
+            stacked = np.stack([d[name] for d in draws]).astype(np.float64)
+            values[f'random_{name}'] = stacked.mean(0).astype(np.float32)
+            values[f'random_{name}_std'] = stacked.std(
+                0, ddof=1 if len(draws) > 1 else 0).astype(np.float32)
+        return values
 
     @staticmethod
     def _substrate_key(name: str) -> str:

@@ -139,3 +139,29 @@ def test_random_tie_break_reaches_the_measurer(tiny_resnet, test_images):
     np.testing.assert_allclose(
         result['metrics']['deletion_auc'], direct['deletion_auc'][0],
         rtol=1e-6)
+
+
+def test_baselines_in_results(tiny_resnet, test_images):
+    config, checkpoint = tiny_resnet
+    options = dict(steps=3, inverted=True, random_baseline=2, seed=1)
+    inferencer = CAMInferencer(
+        str(config),
+        pretrained=str(checkpoint),
+        device='cpu',
+        topk=2,
+        metrics=['insertion_auc'],
+        metric_cfg=options)
+    image = str(test_images['color'])
+    result = inferencer(image)[0]
+    assert list(result['metrics']) == [
+        'insertion_auc', 'insertion_substrate_prob', 'inverted_insertion_auc',
+        'random_insertion_auc', 'random_insertion_auc_std'
+    ]
+    sample = next(inferencer.preprocess([image]))[0]
+    inputs = inferencer.model.data_preprocessor(
+        dict(inputs=[sample.packed['inputs']]), False)['inputs']
+    direct = CAMQuality(inferencer.engine, ['insertion_auc'],
+                        **options)(inputs, result['input_heatmaps'][None],
+                                   np.array([result['categories']]))
+    for name, value in result['metrics'].items():
+        np.testing.assert_allclose(value, direct[name][0], rtol=1e-6)

@@ -170,3 +170,18 @@ def test_substrate_options_reach_the_loop_s_metrics(tiny_cfg, tmp_path,
         np.mean(values), rel=1e-6)
     with pytest.raises(CAMError, match='metric insertion_substrate must be'):
         CAMHook(metrics=True, metric_cfg=dict(insertion_substrate='grey'))
+
+
+def test_baselines_are_logged_beside_the_method(tiny_cfg, tmp_path):
+    _with_metrics(
+        tiny_cfg,
+        tmp_path,
+        metrics=['deletion_auc'],
+        metric_cfg=dict(steps=2, inverted=True, random_baseline=2))
+    metrics = Runner.from_cfg(tiny_cfg).test()
+    assert sorted(k for k in metrics if k.startswith('cam/')) == [
+        'cam/deletion_auc', 'cam/deletion_substrate_prob',
+        'cam/inverted_deletion_auc', 'cam/random_deletion_auc',
+        'cam/random_deletion_auc_std'
+    ]
+    assert metrics['cam/random_deletion_auc_std'] >= 0

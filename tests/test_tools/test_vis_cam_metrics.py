@@ -115,3 +115,29 @@ def test_metric_options_choose_the_substrates(vis_cam, tiny_resnet,
         if '| insertion_auc' in line
     ]
     assert len(line) == 1 and ', insertion_substrate_prob 0.' in line[0]
+
+
+def test_metric_options_add_baselines(vis_cam, tiny_resnet, test_images,
+                                      tmp_path, capsys):
+    config, checkpoint = tiny_resnet
+    code = vis_cam.main([
+        str(test_images['color']),
+        str(config),
+        str(checkpoint), '--save-path',
+        str(tmp_path / 'cam.png'), '--metrics', 'deletion_auc',
+        '--metric-steps', '3', '--metric-options', 'inverted=True',
+        'random_baseline=2'
+    ])
+    assert code == 0
+    line = [
+        line for line in capsys.readouterr().out.splitlines()
+        if '| deletion_auc' in line
+    ]
+    assert len(line) == 1
+    names = [
+        part.rsplit(' ', 1)[0] for part in line[0].split(' | ')[1].split(', ')
+    ]
+    assert names == [
+        'deletion_auc', 'deletion_substrate_prob', 'inverted_deletion_auc',
+        'random_deletion_auc', 'random_deletion_auc_std'
+    ]
