@@ -26,8 +26,8 @@ class RandomCAM(gc.RandomCAM):
 
     seed: int = 0
 
-    def get_cam_weights(self, input_tensor, target_layer, targets,
-                        activations, grads):
+    def get_cam_weights(self, input_tensor, target_layer, targets, activations,
+                        grads):
         return np.stack([
             random_channel_weights(self.seed, int(target.category),
                                    grads.shape[1]) for target in targets

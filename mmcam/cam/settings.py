@@ -120,8 +120,8 @@ class CAMSettings:
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise CAMError(f'batch_size must be a positive integer, got '
                            f'{self.batch_size!r}')
-        if isinstance(self.seed, bool) or not isinstance(
-                self.seed, int) or self.seed < 0:
+        if isinstance(self.seed,
+                      bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise CAMError(f'seed must be a non-negative integer, got '
                            f'{self.seed!r}')
         self.eigen_smooth = bool(self.eigen_smooth)

@@ -13,7 +13,7 @@ from .pixel_space import PixelSpace
 __all__ = [
     'CAMMetric', 'CAMQuality', 'FAITHFULNESS_METRICS', 'GroundTruthRegion',
     'LOCALISATION_METRICS', 'METRIC_NAMES', 'PixelSpace', 'SUBSTRATES',
-    'TIE_BREAKS', 'average_drop', 'curve_auc', 'energy_pointing_game', 'gaussian_blur',
-    'increase_in_confidence', 'parse_metric_names', 'pixel_ranks',
-    'pointing_game', 'step_pixel_counts', 'substrate_images'
+    'TIE_BREAKS', 'average_drop', 'curve_auc', 'energy_pointing_game',
+    'gaussian_blur', 'increase_in_confidence', 'parse_metric_names',
+    'pixel_ranks', 'pointing_game', 'step_pixel_counts', 'substrate_images'
 ]

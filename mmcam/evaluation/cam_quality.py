@@ -13,7 +13,6 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 import torch.nn as nn
-
 from mmengine.logging import MMLogger
 
 from ..cam import CAMEngine, CAMError
@@ -35,8 +34,8 @@ MetricsArg = Union[bool, str, Sequence[str], None]
 # Kinds of perturbed image.
 _ORIGINAL, _MULTIPLIED, _DELETED, _INSERTED, _SUBSTRATE = range(5)
 # The curves, their kind of image, and where their substrate is.
-_CURVES = (('deletion_auc', 'deletion', _DELETED),
-           ('insertion_auc', 'insertion', _INSERTED))
+_CURVES = (('deletion_auc', 'deletion', _DELETED), ('insertion_auc',
+                                                    'insertion', _INSERTED))
 
 
 def parse_metric_names(metrics: MetricsArg) -> Tuple[List[str], bool]:
@@ -79,8 +78,8 @@ def parse_metric_names(metrics: MetricsArg) -> Tuple[List[str], bool]:
 # Options that decide what a curve is compared against; checked by
 # _check_comparison_option.
 _COMPARISON_OPTIONS = ('deletion_substrate', 'insertion_substrate',
-                       'substrate_warn_above', 'tie_break', 'seed',
-                       'inverted', 'random_baseline')
+                       'substrate_warn_above', 'tie_break', 'seed', 'inverted',
+                       'random_baseline')
 
 
 def _check_comparison_option(key: str, value) -> None:
@@ -88,9 +87,9 @@ def _check_comparison_option(key: str, value) -> None:
     if key.endswith('_substrate') and value not in SUBSTRATES:
         raise CAMError(f'metric {key} must be one of '
                        f'{", ".join(map(repr, SUBSTRATES))}, got {value!r}')
-    if key == 'substrate_warn_above' and (
-            isinstance(value, bool) or not isinstance(value, (int, float))
-            or not 0 <= value <= 1):
+    if key == 'substrate_warn_above' and (isinstance(
+            value, bool) or not isinstance(value, (int, float))
+                                          or not 0 <= value <= 1):
         raise CAMError(f'metric substrate_warn_above must be a share in '
                        f'[0, 1], got {value!r}')
     if key == 'tie_break' and value not in TIE_BREAKS:
@@ -331,8 +330,7 @@ class CAMQuality:
                 f'heatmaps {tuple(heatmaps.shape)} do not fit inputs '
                 f'{tuple(inputs.shape)} and categories '
                 f'{tuple(categories.shape)}')
-        values = self._metrics_of(inputs, heatmaps, categories, regions,
-                                  names)
+        values = self._metrics_of(inputs, heatmaps, categories, regions, names)
         faithfulness = [n for n in names if n in FAITHFULNESS_METRICS]
         if self.inverted and faithfulness:
             inverted = self._faithfulness(inputs, inverted_maps(heatmaps),
@@ -348,7 +346,8 @@ class CAMQuality:
         order += [(f'random_{name}', f'random_{name}_std') for name in names]
         return {
             key: values[key]
-            for keys in order for key in keys if key in values
+            for keys in order
+            for key in keys if key in values
         }
 
     def _metrics_of(self, inputs, heatmaps, categories, regions,
@@ -428,9 +427,9 @@ class CAMQuality:
         ranks = pixel_ranks(heatmaps, self.tie_break,
                             self.seed) if curves else None
         substrates = {
-            self.substrates[curve]: substrate_images(
-                pixels, self.substrates[curve], self.blur_kernel,
-                self.blur_sigma)
+            self.substrates[curve]:
+            substrate_images(pixels, self.substrates[curve], self.blur_kernel,
+                             self.blur_sigma)
             for _, curve, _ in curves
         }
 
@@ -443,9 +442,9 @@ class CAMQuality:
                 return substrates[k][b]
             changed = ranks[b, k] < count
             if kind == _DELETED:
-                return torch.where(
-                    changed, substrates[self.substrates['deletion']][b],
-                    pixels[b])
+                return torch.where(changed,
+                                   substrates[self.substrates['deletion']][b],
+                                   pixels[b])
             return torch.where(changed, pixels[b],
                                substrates[self.substrates['insertion']][b])
 
@@ -476,13 +475,11 @@ class CAMQuality:
             values['increase'] = increase_in_confidence(original, masked)
         for name, curve, kind in curves:
             points = np.array([[[prob(b, k, kind, k, c) for c in counts]
-                                for k in range(num_k)]
-                               for b in range(num_b)])
+                                for k in range(num_k)] for b in range(num_b)])
             values[name] = curve_auc(points)
             far_end = 0 if curve == 'insertion' else -1
-            values[f'{curve}_substrate_prob'] = points[...,
-                                                       far_end].astype(
-                                                           np.float32)
+            values[f'{curve}_substrate_prob'] = points[..., far_end].astype(
+                np.float32)
             self._warn_on_substrate(curve, points[..., far_end], original,
                                     categories)
         return values

@@ -109,8 +109,8 @@ def pixel_ranks(heatmaps: torch.Tensor,
             generator=torch.Generator().manual_seed(seed)).to(flat.device)
         # Stable sort of the shuffled values: equal values keep the
         # shuffled order.
-        order = shuffle[torch.argsort(-flat[..., shuffle], dim=-1,
-                                      stable=True)]
+        order = shuffle[torch.argsort(
+            -flat[..., shuffle], dim=-1, stable=True)]
     elif tie_break == 'raster':
         order = torch.argsort(-flat, dim=-1, stable=True)
     else:

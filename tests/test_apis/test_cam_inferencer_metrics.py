@@ -104,7 +104,8 @@ def test_substrate_options_and_the_probability_on_the_substrate(
     ]
     # Insertion starts from black pixels, normalized for the network.
     space = PixelSpace.of_model(inferencer.model)
-    black = space.to_inputs(torch.zeros(1, 3, *result['input_heatmaps'].shape[-2:]))
+    black = space.to_inputs(
+        torch.zeros(1, 3, *result['input_heatmaps'].shape[-2:]))
     engine = inferencer.engine
     expected = engine.probabilities(engine.logits(black))[0,
                                                           result['categories']]
@@ -133,11 +134,14 @@ def test_random_tie_break_reaches_the_measurer(tiny_resnet, test_images):
     inputs = inferencer.model.data_preprocessor(
         dict(inputs=[sample.packed['inputs']]), False)['inputs']
     direct = CAMQuality(
-        inferencer.engine, ['deletion_auc'], steps=4, tie_break='random',
+        inferencer.engine, ['deletion_auc'],
+        steps=4,
+        tie_break='random',
         seed=2)(inputs, result['input_heatmaps'][None],
                 np.array([result['categories']]))
     np.testing.assert_allclose(
-        result['metrics']['deletion_auc'], direct['deletion_auc'][0],
+        result['metrics']['deletion_auc'],
+        direct['deletion_auc'][0],
         rtol=1e-6)
 
 

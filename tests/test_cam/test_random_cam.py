@@ -9,7 +9,6 @@ from mmcam.cam import CAMEngine, CAMError, CAMSettings
 from mmcam.cam.random_cam import random_channel_weights
 
 
-
 class Channels(nn.Module):
     """Three channels of a one-channel image: ``x``, ``x ** 2``, ``|x|``."""
 

@@ -15,7 +15,9 @@ from mmcam.engine import CAMHook
 from mmcam.evaluation import CAMMetric, CAMQuality, GroundTruthRegion
 
 FAITHFULNESS = ['avg_drop', 'increase', 'deletion_auc', 'insertion_auc']
-REPORTED = FAITHFULNESS + ['deletion_substrate_prob', 'insertion_substrate_prob']
+REPORTED = FAITHFULNESS + [
+    'deletion_substrate_prob', 'insertion_substrate_prob'
+]
 
 
 def _with_metrics(cfg, tmp_path, **kwargs):
@@ -56,8 +58,9 @@ def test_test_loop_reports_the_mean_and_a_failing_sample_is_a_warning(
     assert sorted(added) == [i for i in every(4) if i != BLACK_SAMPLE]
     assert 'accuracy/top1' in metrics
     # No ground-truth regions: only the faithfulness metrics apply.
-    assert sorted(k for k in metrics if k.startswith('cam/')) == sorted(
-        f'cam/{name}' for name in REPORTED)
+    assert sorted(k for k in metrics
+                  if k.startswith('cam/')) == sorted(f'cam/{name}'
+                                                     for name in REPORTED)
     for name in REPORTED:
         mean = np.mean([added[i][name] for i in added])
         assert metrics[f'cam/{name}'] == pytest.approx(mean, rel=1e-6)

@@ -50,8 +50,8 @@ class ThreeChannelModel(nn.Module):
 def random_cam_map(image: np.ndarray, seed: int, category: int):
     weights = random_channel_weights(seed, category, 3)
     cam = np.maximum(
-        sum(w * a for w, a in zip(weights, [image, image**2,
-                                            np.abs(image)])), 0)
+        sum(w * a for w, a in zip(
+            weights, [image, image**2, np.abs(image)])), 0)
     cam = cam - cam.min()
     return (cam / (1e-7 + cam.max())).astype(np.float32)
 
@@ -93,10 +93,15 @@ def test_random_baseline_is_the_mean_and_spread_of_seeded_draws():
     torch.manual_seed(0)
     model = ThreeChannelModel().eval()
     engine = CAMEngine(model, target_layers=['features'])
-    own_maps = torch.rand(2, 2, 6, 5, generator=torch.Generator().manual_seed(2))
+    own_maps = torch.rand(
+        2, 2, 6, 5, generator=torch.Generator().manual_seed(2))
     names = ['deletion_auc', 'insertion_auc']
     quality = CAMQuality(
-        engine, names, steps=5, seed=4, random_baseline=3,
+        engine,
+        names,
+        steps=5,
+        seed=4,
+        random_baseline=3,
         insertion_substrate='black')
     values = quality(images, own_maps, categories)
     assert list(values) == [
@@ -106,8 +111,7 @@ def test_random_baseline_is_the_mean_and_spread_of_seeded_draws():
         'random_insertion_auc_std'
     ]
     # Each draw: RandomCAM with seed 4, 5, 6, whose maps are known.
-    plain = CAMQuality(
-        engine, names, steps=5, insertion_substrate='black')
+    plain = CAMQuality(engine, names, steps=5, insertion_substrate='black')
     draws = []
     for seed in (4, 5, 6):
         maps = np.array([[
@@ -120,12 +124,18 @@ def test_random_baseline_is_the_mean_and_spread_of_seeded_draws():
         np.testing.assert_allclose(
             values[f'random_{name}'], per_draw.mean(0), rtol=1e-5)
         np.testing.assert_allclose(
-            values[f'random_{name}_std'], per_draw.std(0, ddof=1),
-            rtol=1e-4, atol=1e-7)
+            values[f'random_{name}_std'],
+            per_draw.std(0, ddof=1),
+            rtol=1e-4,
+            atol=1e-7)
         assert (values[f'random_{name}_std'] > 0).any()
     # A second measurer gives the same numbers: the draws are seeded.
     again = CAMQuality(
-        engine, names, steps=5, seed=4, random_baseline=3,
+        engine,
+        names,
+        steps=5,
+        seed=4,
+        random_baseline=3,
         insertion_substrate='black')(images, own_maps, categories)
     for name in values:
         np.testing.assert_array_equal(again[name], values[name])

@@ -286,7 +286,8 @@ def test_substrate_images():
         mean[:, :, 4, 5], pixels.mean((2, 3)), rtol=1e-6)
     assert mean.std((2, 3)).max() < 1e-6
     np.testing.assert_array_equal(
-        substrate_images(pixels, 'blur', 3, 1.0), gaussian_blur(pixels, 3, 1.0))
+        substrate_images(pixels, 'blur', 3, 1.0),
+        gaussian_blur(pixels, 3, 1.0))
 
 
 def test_hand_computed_curves_on_chosen_substrates():
@@ -421,9 +422,8 @@ def test_hand_computed_deletion_with_random_ties():
             current.view(-1)[pixel] = 0
         points.append(sigmoid(float((current * weight[0]).sum())))
     area = (sum(points) - (points[0] + points[-1]) / 2) / 4
-    assert quality(image, flat,
-                   [[0]])['deletion_auc'][0, 0] == pytest.approx(
-                       area, rel=1e-6)
+    assert quality(image, flat, [[0]])['deletion_auc'][0, 0] == pytest.approx(
+        area, rel=1e-6)
     raster = CAMQuality(LinearModel(weight), ['deletion_auc'], steps=4)
     assert shuffle.tolist() != [0, 1, 2, 3]
     assert raster(image, flat, [[0]])['deletion_auc'][0, 0] != \
