@@ -1,26 +1,41 @@
-"""Which CAM method explains EfficientNet-Lite0 best: a quality table.
+"""Which CAM method explains EfficientNet-Lite0 best, and on which
+substrate the deletion and insertion curves can tell: a quality table.
 
-Builds two-object pictures from the demo photos (each pair side by side at
-one height: cat | coffee, coffee | cameraman, cameraman | cat), explains
-in each picture the class the network predicts for each photo alone, and
-measures every heatmap with :class:`mmcam.evaluation.CAMQuality`: Average
-Drop %, Increase in Confidence %, deletion and insertion AUC, and the
-(energy) pointing game against the photo's half of the picture as that
-class's ground-truth box. Prints one markdown table: per method the means
-over all heatmaps, and the time per picture of computing its heatmaps
-(both classes, not the metrics).
+Two sets of images:
 
-RandomCAM (random channel weights) is the floor every method should beat.
-ScoreCAM and AblationCAM run one forward pass per channel of the target
-layer (1280 for Lite0's last layer): on a CPU that is minutes per
-picture, so they are measured on ``--slow-pictures`` pictures only (the
-table says on how many), or skipped with ``--skip-slow``.
+- the demo photos (cat, coffee, cameraman) through the usual config
+  (short edge 256, centre crop 224), each explained for its predicted
+  class;
+- three two-object pictures built from them (each pair side by side at one
+  height: cat | coffee, coffee | cameraman, cameraman | cat) through the
+  whole-image config, explaining in each the class the network predicts
+  for each photo alone, with that photo's half as the class's box.
+
+First, per map, the class probability on the image and on each substrate
+(the image deletion ends on and insertion starts from): black, the image's
+mean colour, RISE's blur (kernel 11, sigma 5) and a strong blur (kernel
+41, sigma 20). Where a substrate keeps much of the probability, its curve
+is nearly flat for every map.
+
+Then, per set, the deletion and insertion AUC of every method on three
+curve pairs: RISE's (deletion to black, insertion from the 11/5 blur),
+both curves on the strong blur, and insertion from black; and Average
+Drop, Increase in Confidence and (two-object pictures) the pointing
+games. Two rows are baselines: RandomCAM over ``--random-draws`` seeded
+draws (seeds 0, 1, ...; mean +- sample standard deviation of the draws'
+means over the maps), and GradCAM's inverted map (``1 - map``); they
+come right after GradCAM. Under each table, ``separation`` is GradCAM's
+margin over RandomCAM's mean in units of the draws' spread (positive:
+GradCAM better).
+
+ScoreCAM and AblationCAM (one forward pass per channel, 1280 here) are
+left out unless named in ``--methods``.
 
 Needs the converted checkpoint::
 
     python tools/model_converters/efficientnet_lite0_to_mmpretrain.py \\
         checkpoints/efficientnet-lite0_in1k.pth
-    python benchmarks/cam_quality_table.py [--methods GradCAM ...]
+    OMP_NUM_THREADS=1 python benchmarks/cam_quality_table.py
 """
 import argparse
 import os.path as osp
@@ -31,39 +46,63 @@ import time
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)  # run from a checkout without installing
 
-CONFIG = osp.join(REPO, 'configs', 'efficientnet_lite',
-                  'efficientnet-lite0_in1k_whole-image.py')
+CONFIG_DIR = osp.join(REPO, 'configs', 'efficientnet_lite')
+CONFIG = osp.join(CONFIG_DIR, 'efficientnet-lite0_in1k.py')
+WHOLE_IMAGE_CONFIG = osp.join(CONFIG_DIR,
+                              'efficientnet-lite0_in1k_whole-image.py')
 CHECKPOINT = osp.join(REPO, 'checkpoints', 'efficientnet-lite0_in1k.pth')
 PHOTOS = osp.join(REPO, 'demo', 'photos')
+SINGLES = ('cat', 'coffee', 'cameraman')
 PAIRS = [('cat', 'coffee'), ('coffee', 'cameraman'), ('cameraman', 'cat')]
 SLOW_METHODS = ('ScoreCAM', 'AblationCAM')
-COLUMNS = [('avg_drop', 'Avg Drop % ↓'), ('increase', 'Increase % ↑'),
-           ('deletion_auc', 'Deletion AUC ↓'),
-           ('insertion_auc', 'Insertion AUC ↑'),
-           ('pointing_game', 'Pointing game ↑'),
-           ('energy_pointing_game', 'Energy PG ↑')]
+STRONG_BLUR = dict(blur_kernel=41, blur_sigma=20.0)
+# Substrates whose class probability is shown: name -> (substrate, blur).
+SUBSTRATE_COLUMNS = [
+    ('black', ('black', {})),
+    ('mean colour', ('mean', {})),
+    ('blur 11/5 (RISE)', ('blur', dict(blur_kernel=11, blur_sigma=5.0))),
+    ('blur 41/20', ('blur', STRONG_BLUR)),
+]
+# Curve pairs: column prefix -> CAMQuality options.
+CURVES = [
+    ('RISE', dict(deletion_substrate='black', insertion_substrate='blur')),
+    ('blur 41/20',
+     dict(
+         deletion_substrate='blur', insertion_substrate='blur',
+         **STRONG_BLUR)),
+    ('black', dict(insertion_substrate='black')),
+]
+# Column -> (curve pair, metric); and the direction of each.
+CURVE_COLUMNS = [
+    ('Del black ↓', 'RISE', 'deletion_auc'),
+    ('Ins blur 11/5 ↑', 'RISE', 'insertion_auc'),
+    ('Del blur 41/20 ↓', 'blur 41/20', 'deletion_auc'),
+    ('Ins blur 41/20 ↑', 'blur 41/20', 'insertion_auc'),
+    ('Ins black ↑', 'black', 'insertion_auc'),
+]
+OTHER_COLUMNS = [('Avg Drop % ↓', 'avg_drop'), ('Increase % ↑', 'increase'),
+                 ('Pointing game ↑', 'pointing_game'),
+                 ('Energy PG ↑', 'energy_pointing_game')]
+LOWER_IS_BETTER = ('deletion_auc', 'avg_drop')
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default=CONFIG)
     parser.add_argument('--checkpoint', default=CHECKPOINT)
     parser.add_argument(
-        '--methods', nargs='+', help='default: every supported method')
+        '--methods',
+        nargs='+',
+        help='default: every supported method but RandomCAM (a baseline '
+        'row), ScoreCAM and AblationCAM')
+    parser.add_argument('--random-draws', type=int, default=5)
     parser.add_argument('--steps', type=int, default=50)
     parser.add_argument(
         '--short-edge',
         type=int,
         default=None,
-        help="resize the pictures' short edge to this (default: the "
-        "config's 256); smaller is faster on a CPU")
+        help="resize the two-object pictures' short edge to this (default: "
+        "the config's 256); smaller is faster on a CPU")
     parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument(
-        '--slow-pictures',
-        type=int,
-        default=1,
-        help='pictures for ScoreCAM and AblationCAM (default 1)')
-    parser.add_argument('--skip-slow', action='store_true')
     parser.add_argument('--device', default='cpu')
     return parser.parse_args()
 
@@ -82,52 +121,37 @@ def side_by_side(left, right, folder):
     return path, a.shape[1], (a.shape[0], a.shape[1] + width)
 
 
-def main():
-    args = parse_args()
-    if not osp.isfile(args.checkpoint):
-        sys.exit(f'error: no checkpoint {args.checkpoint!r}; convert it '
-                 'with tools/model_converters/'
-                 'efficientnet_lite0_to_mmpretrain.py')
-    import logging
-
-    import numpy as np
-    import torch
+def network_input(inferencer, path):
     from mmengine.dataset import pseudo_collate
-    from mmengine.logging import MMLogger
+    sample = next(inferencer.preprocess([path]))[0]
+    inputs = inferencer.model.data_preprocessor(
+        pseudo_collate([sample.packed]), False)['inputs']
+    return sample, inputs
 
-    import mmcam  # noqa: F401  (stack fixes)
-    from mmcam.apis import CAMInferencer
-    from mmcam.cam import CAMEngine, supported_methods
-    from mmcam.evaluation import CAMQuality, GroundTruthRegion
 
-    MMLogger.get_current_instance().setLevel(logging.WARNING)
-    cfg_options = None
-    if args.short_edge:
-        # The whole-image config's test pipeline: load, ResizeEdge, pack.
-        cfg_options = {
-            'test_dataloader.dataset.pipeline.1.scale': args.short_edge
-        }
-    inferencer = CAMInferencer(
-        args.config,
-        pretrained=args.checkpoint,
-        device=args.device,
-        cfg_options=cfg_options,
-        show_progress=False)
-    model = inferencer.model
-    quality = CAMQuality(
-        model, True, steps=args.steps, batch_size=args.batch_size)
-
+def single_photos(inferencer):
     pictures = []
-    folder = tempfile.mkdtemp()
+    for name in SINGLES:
+        path = osp.join(PHOTOS, f'{name}.jpg')
+        _, inputs = network_input(inferencer, path)
+        label = inferencer(path)[0]['pred_label']
+        pictures.append(
+            dict(name=name, inputs=inputs, classes=[label], region=None))
+    return pictures
+
+
+def two_object_pictures(inferencer, single_inferencer, folder):
+    import numpy as np
+
+    from mmcam.evaluation import GroundTruthRegion
+    pictures = []
     for left, right in PAIRS:
         # The class of each photo alone is the class explained on its half.
-        alone = inferencer(
+        alone = single_inferencer(
             [osp.join(PHOTOS, f'{n}.jpg') for n in (left, right)])
         classes = [r['pred_label'] for r in alone]
         path, split, (height, width) = side_by_side(left, right, folder)
-        sample = next(inferencer.preprocess([path]))[0]
-        inputs = model.data_preprocessor(
-            pseudo_collate([sample.packed]), False)['inputs']
+        sample, inputs = network_input(inferencer, path)
         g = sample.geometry
         boxes = np.array([[0, 0, split, height], [split, 0, width, height]],
                          np.float64)
@@ -141,38 +165,191 @@ def main():
                 classes=classes,
                 region=GroundTruthRegion(
                     bboxes=boxes, labels=np.array(classes))))
-        names = [inferencer.class_name(c) for c in classes]
-        print(f'# {left} | {right}: input {tuple(inputs.shape[-2:])}, '
-              f'explaining {names[0]!r} (left) and {names[1]!r} (right)')
+    return pictures
 
-    methods = args.methods or supported_methods()
-    if args.skip_slow:
-        methods = [m for m in methods if m not in SLOW_METHODS]
-    print(f'\n# {len(pictures)} pictures x 2 classes, steps={args.steps}, '
-          f'{torch.get_num_threads()} torch threads, device {args.device}\n')
-    header = ['method', 'pictures', 's / picture'] + [c for _, c in COLUMNS]
+
+def print_substrate_probabilities(engine, pictures, class_name):
+    """Per map: the class probability on the image and on each
+    substrate."""
+    import torch
+
+    from mmcam.evaluation import PixelSpace, substrate_images
+    space = PixelSpace.of_model(engine.model)
+    header = ['picture', 'class', 'image'
+              ] + [name for name, _ in SUBSTRATE_COLUMNS]
     print('| ' + ' | '.join(header) + ' |')
-    print('| --- ' * len(header) + '|')
-    for method in methods:
-        engine = CAMEngine(model, method=method, batch_size=args.batch_size)
-        chosen = pictures[:args.slow_pictures] \
-            if method in SLOW_METHODS else pictures
-        values = {name: [] for name, _ in COLUMNS}
-        seconds = []
-        np.random.seed(0)  # RandomCAM draws its weights from numpy
-        for picture in chosen:
-            start = time.perf_counter()
-            result = engine(
-                picture['inputs'], target_category=picture['classes'])
-            seconds.append(time.perf_counter() - start)
-            measured = quality(picture['inputs'], result.heatmaps,
-                               result.categories, [picture['region']])
-            for name, _ in COLUMNS:
-                values[name].extend(measured[name].reshape(-1))
-        cells = [method, str(len(chosen)), f'{np.mean(seconds):.2f}'] + [
-            f'{np.nanmean(values[name]):.3f}' for name, _ in COLUMNS
+    print('| --- | --- ' + '| ---: ' * (len(header) - 2) + '|')
+    for picture in pictures:
+        pixels = space.to_pixels(picture['inputs'])
+        images = [pixels] + [
+            substrate_images(pixels, substrate, **blur)
+            for _, (substrate, blur) in SUBSTRATE_COLUMNS
         ]
-        print('| ' + ' | '.join(cells) + ' |', flush=True)
+        with torch.no_grad():
+            probs = engine.probabilities(
+                engine.logits(space.to_inputs(torch.cat(images))))
+        for c in picture['classes']:
+            cells = [picture['name'], class_name(c)
+                     ] + [f'{p:.3f}' for p in probs[:, c].tolist()]
+            print('| ' + ' | '.join(cells) + ' |')
+
+
+def measure(maps_of, pictures, qualities, other):
+    """Per column, the values of every map of ``pictures``;
+    ``maps_of(picture)`` gives the maps."""
+    import numpy as np
+    values = {}
+    for picture in pictures:
+        maps = maps_of(picture)
+        categories = np.array([picture['classes']])
+        regions = [picture['region']]
+        for column, curve, name in CURVE_COLUMNS:
+            measured = qualities[curve](picture['inputs'], maps, categories)
+            values.setdefault(column, []).extend(measured[name].reshape(-1))
+        measured = other['confidence'](picture['inputs'], maps, categories)
+        if picture['region'] is not None:
+            measured.update(other['localisation'](picture['inputs'], maps,
+                                                  categories, regions))
+        for column, name in OTHER_COLUMNS:
+            if name in measured:
+                values.setdefault(column,
+                                  []).extend(measured[name].reshape(-1))
+    return {column: float(np.nanmean(v)) for column, v in values.items()}
+
+
+def main():
+    args = parse_args()
+    if not osp.isfile(args.checkpoint):
+        sys.exit(f'error: no checkpoint {args.checkpoint!r}; convert it '
+                 'with tools/model_converters/'
+                 'efficientnet_lite0_to_mmpretrain.py')
+    import logging
+    import os
+
+    import numpy as np
+    import torch
+    from mmengine.logging import MMLogger
+
+    import mmcam  # noqa: F401  (stack fixes)
+    from mmcam.apis import CAMInferencer
+    from mmcam.cam import CAMEngine, supported_methods
+    from mmcam.evaluation import CAMQuality
+    from mmcam.evaluation.baselines import inverted_maps
+
+    # The substrate warnings are what the first table shows.
+    MMLogger.get_current_instance().setLevel(logging.ERROR)
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    cfg_options = None
+    if args.short_edge:
+        # The whole-image config's test pipeline: load, ResizeEdge, pack.
+        cfg_options = {
+            'test_dataloader.dataset.pipeline.1.scale': args.short_edge
+        }
+    common = dict(
+        pretrained=args.checkpoint, device=args.device, show_progress=False)
+    single_inferencer = CAMInferencer(CONFIG, **common)
+    pair_inferencer = CAMInferencer(
+        WHOLE_IMAGE_CONFIG, cfg_options=cfg_options, **common)
+    model = pair_inferencer.model
+    sets = [('demo photos (224x224 centre crop)',
+             single_photos(single_inferencer)),
+            ('two-object pictures (whole image)',
+             two_object_pictures(pair_inferencer, single_inferencer,
+                                 tempfile.mkdtemp()))]
+    class_name = pair_inferencer.class_name
+
+    methods = args.methods or [
+        m for m in supported_methods()
+        if m not in SLOW_METHODS and m != 'RandomCAM'
+    ]
+    base = dict(steps=args.steps, batch_size=args.batch_size)
+    qualities = {
+        curve:
+        CAMQuality(model, ['deletion_auc', 'insertion_auc'], **base, **options)
+        for curve, options in CURVES
+    }
+    other = dict(
+        confidence=CAMQuality(model, ['avg_drop', 'increase'], **base),
+        localisation=CAMQuality(model,
+                                ['pointing_game', 'energy_pointing_game'],
+                                **base))
+    print(f'# EfficientNet-Lite0, steps={args.steps}, {args.random_draws} '
+          f'RandomCAM draws, {torch.get_num_threads()} torch thread(s), '
+          f'device {args.device}; load average before: ' +
+          ' '.join(f'{v:.2f}' for v in load_before))
+    for title, pictures in sets:
+        sizes = sorted({tuple(p['inputs'].shape[-2:]) for p in pictures})
+        print(f'\n## {title}, inputs {sizes}\n')
+        print('Class probability on the image and on each substrate:\n')
+        print_substrate_probabilities(CAMEngine(model), pictures, class_name)
+        header = ['method'] + [c for c, _, _ in CURVE_COLUMNS] + [
+            c for c, name in OTHER_COLUMNS
+            if pictures[0]['region'] is not None or 'pointing' not in name
+        ]
+        print(f'\nMeans over {sum(len(p["classes"]) for p in pictures)} '
+              'maps:\n')
+        print('| ' + ' | '.join(header) + ' |')
+        print('| --- ' + '| ---: ' * (len(header) - 1) + '|')
+        rows = {}
+
+        def print_row(name, cells):
+            print('| ' + ' | '.join([name] + cells) + ' |', flush=True)
+
+        def measure_method(method):
+            engine = CAMEngine(
+                model, method=method.split()[0], batch_size=args.batch_size)
+
+            def maps_of(picture):
+                maps = engine(
+                    picture['inputs'],
+                    target_category=picture['classes']).heatmaps
+                if method.endswith('inverted'):
+                    maps = inverted_maps(torch.from_numpy(maps)).numpy()
+                return maps
+
+            rows[method] = measure(maps_of, pictures, qualities, other)
+            print_row(method, [f'{rows[method][c]:.3f}' for c in header[1:]])
+
+        # The baselines first, then the other methods.
+        first = [m for m in ('GradCAM', ) if m in methods]
+        for method in first + ['GradCAM inverted']:
+            measure_method(method)
+        draws = []
+        for seed in range(args.random_draws):
+            engine = CAMEngine(model, method='RandomCAM', seed=seed)
+            draws.append(
+                measure(
+                    lambda p, e=engine: e(
+                        p['inputs'], target_category=p['classes']).heatmaps,
+                    pictures,
+                    qualities,
+                    other))
+        mean = {c: np.mean([d[c] for d in draws]) for c in header[1:]}
+        spread = {
+            c: np.std([d[c] for d in draws], ddof=1) if len(draws) > 1 else 0.0
+            for c in header[1:]
+        }
+        print_row(f'RandomCAM ({len(draws)} draws)',
+                  [f'{mean[c]:.3f} ± {spread[c]:.3f}' for c in header[1:]])
+        for method in methods:
+            if method not in first:
+                measure_method(method)
+        if 'GradCAM' in rows:
+            cells = []
+            for column in header[1:]:
+                sign = -1 if any(name in column
+                                 for name in ('Del', 'Drop')) else 1
+                margin = sign * (rows['GradCAM'][column] - mean[column])
+                cells.append(f'{margin / spread[column]:+.1f}'
+                             if spread[column] > 0 else '-')
+            print('\nGradCAM\'s margin over the RandomCAM mean, in draw '
+                  'spreads (positive: GradCAM better):\n')
+            print('| ' + ' | '.join([''] + header[1:]) + ' |')
+            print('| --- ' + '| ---: ' * (len(header) - 1) + '|')
+            print_row('separation', cells)
+    print(f'\n# {time.perf_counter() - started:.0f} s; load average after: ' +
+          ' '.join(f'{v:.2f}' for v in os.getloadavg()))
 
 
 if __name__ == '__main__':
