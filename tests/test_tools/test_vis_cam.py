@@ -280,7 +280,9 @@ def test_every_flag_reaches_the_inferencer(vis_cam, monkeypatch, capsys):
         '--method', 'LayerCAM', '--target-category', '1', '2',
         '--eigen-smooth', '--aug-smooth', '--device', 'cuda:1', '--vit-like',
         '--num-extra-tokens', '2', '--cfg-options', 'model.head.num_classes=3',
-        'x=[1,2]', '--save-path', 'out'
+        'x=[1,2]', '--seed', '3', '--metrics', 'deletion_auc',
+        '--metric-steps', '7', '--metric-options', 'tie_break=random',
+        '--save-path', 'out'
     ])
     assert code == 1 and 'error: stop here' in capsys.readouterr().err
     assert received == dict(
@@ -299,7 +301,10 @@ def test_every_flag_reaches_the_inferencer(vis_cam, monkeypatch, capsys):
         aug_smooth=True,
         vit_like=True,
         num_extra_tokens=2,
-        max_pixels=vis_cam.DEFAULT_MAX_PIXELS)
+        seed=3,
+        max_pixels=vis_cam.DEFAULT_MAX_PIXELS,
+        metrics=['deletion_auc'],
+        metric_cfg=dict(steps=7, tie_break='random'))
 
 
 def _png_bomb(path, side):
