@@ -105,10 +105,32 @@ def _copying_recorder_class() -> type:
         ActivationsAndGradients
 
     class CopyingActivationsAndGradients(ActivationsAndGradients):
+        """Records each target layer's first call of a forward pass only,
+        as the engine's own hooks do (``target_layers`` module docstring).
+        """
+
+        def __init__(self, *args, **kwargs):
+            self._calls = {}
+            super().__init__(*args, **kwargs)
+
+        def _first_call(self, module, hook_name: str) -> bool:
+            key = (id(module), hook_name)
+            self._calls[key] = self._calls.get(key, 0) + 1
+            return self._calls[key] == 1
 
         def save_activation(self, module, input, output):
+            if not self._first_call(module, 'activation'):
+                return None
             super().save_activation(module, input, output)
             return replace_first_tensor(output, first_tensor(output).clone())
+
+        def save_gradient(self, module, input, output):
+            if self._first_call(module, 'gradient'):
+                super().save_gradient(module, input, output)
+
+        def __call__(self, x):
+            self._calls = {}
+            return super().__call__(x)
 
         def clear(self):
             # grad-cam detaches the recorded tensors in place, which fails
@@ -188,6 +210,7 @@ class CAMEngine:
         # images), and whether a long run was announced already.
         self.last_perturbation: Optional[PerturbationCAM] = None
         self._announced = False
+        self._told_repeated: set = set()
 
     # ------------------------------------------------------------------
     # Layers
@@ -258,7 +281,10 @@ class CAMEngine:
                 pooled vector), a class id outside the head's classes, or
                 a ``topk`` above their number.
         """
-        records = {r.name: r for r in self.record_layers(input_shape)}
+        records = {
+            r.name: r
+            for r in self.record_layers(input_shape) if r.call == 0
+        }
         for name, _ in self.target_layers(input_shape):
             record = records.get(name)
             if record is not None and record.spatial_size(
@@ -361,6 +387,18 @@ class CAMEngine:
                 inputs, layers, categories)
         return self._hooked_forward(inputs, layers, choose)
 
+    def _tell_repeated_layers(self, layers, call_counts) -> None:
+        """Say once per engine which target layers run more than once per
+        forward pass, and that their first call is the one explained."""
+        repeated = [(name, count)
+                    for (name, _), count in zip(layers, call_counts)
+                    if count > 1 and name not in self._told_repeated]
+        for name, count in repeated:
+            self._told_repeated.add(name)
+            MMLogger.get_current_instance().info(
+                f'target layer {name} runs {count} times per forward pass; '
+                'the heatmaps explain its first call')
+
     def _announce_once(self, line: str) -> None:
         """Say once per engine that ScoreCAM/AblationCAM will be slow, so
         a folder of images does not repeat it for every batch."""
@@ -410,9 +448,11 @@ class CAMEngine:
 
             return hook
 
+        call_counts: List[int] = []
         with torch.set_grad_enabled(uses_gradients):
             logits = run_with_layer_hooks(self._logits, inputs, layers,
-                                          hook_for, saved)
+                                          hook_for, saved, call_counts)
+        self._tell_repeated_layers(layers, call_counts)
         categories = choose(logits.detach())
 
         hw = inputs.shape[-2:]

@@ -65,6 +65,16 @@ CLASSIFIERS = {
             patch_size=16),
         head=dict(type='DeiTClsHead', num_classes=NUM_CLASSES,
                   in_channels=32)),
+    # DeiT III blocks call ln1 twice (before the attention and before the
+    # FFN): a target layer that runs twice per forward pass.
+    'deit3':
+    dict(
+        backbone=dict(
+            type='DeiT3', arch=_TINY_VIT, img_size=64, patch_size=16),
+        head=dict(
+            type='VisionTransformerClsHead',
+            num_classes=NUM_CLASSES,
+            in_channels=32)),
     'swin':
     dict(
         backbone=dict(

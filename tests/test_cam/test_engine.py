@@ -50,6 +50,7 @@ def test_method_names_are_case_insensitive_with_aliases(classifier):
     ('convnext', 'backbone.stages.3'),
     ('vit', 'backbone.layers.1.ln1'),
     ('deit_distilled', 'backbone.layers.1.ln1'),
+    ('deit3', 'backbone.layers.1.ln1'),
     ('swin', 'backbone.norm3'),
     ('t2t_vit', 'backbone.encoder.1.ln1'),
 ])
@@ -321,3 +322,45 @@ def test_full_grad_pairs_each_bias_with_its_own_layer(name, classifier,
         theirs = grad_cam_maps('FullGrad', model, [], inputs,
                                ours.categories)
         np.testing.assert_allclose(ours.heatmaps, theirs, atol=1e-5)
+
+
+@pytest.mark.parametrize('method', supported_methods())
+def test_layer_running_twice_is_explained_at_its_first_call(
+        method, classifier, images):
+    # DeiT III's ln1 runs before the attention and again before the FFN.
+    # Its second call reaches the class token through no attention, so a
+    # map of that call is zero; every method must explain the first call.
+    model = classifier('deit3')
+    engine = CAMEngine(model, method=method)
+    layer = engine.target_layers()[0][1]
+    outputs = []
+    handle = layer.register_forward_hook(
+        lambda module, args, output: outputs.append(output))
+    model(images(1, 64, 64), mode='tensor')
+    handle.remove()
+    assert len(outputs) == 2
+
+    result = engine(images(1, 64, 64))
+    if method not in ('FEM', 'RandomCAM'):
+        assert result.heatmaps.max() == pytest.approx(1, abs=1e-5)
+        assert result.heatmaps.min() < 0.5
+
+
+def test_layer_running_twice_matches_grad_cam_on_its_first_call(
+        classifier, images):
+    inputs = images(2, 64, 64)
+    model = classifier('deit3')
+    names = ['backbone.layers.1.ln1']
+    ours = CAMEngine(model, method='GradCAM', target_layers=names)(inputs)
+    # grad-cam pairs a layer with its first recorded activation.
+    reference = grad_cam_maps('GradCAM', model, names, inputs,
+                              ours.categories)
+    np.testing.assert_allclose(ours.heatmaps, reference, atol=1e-4)
+
+
+def test_dry_run_records_every_call_and_defaults_read_the_first(
+        classifier):
+    records = CAMEngine(classifier('deit3')).record_layers((1, 3, 64, 64))
+    calls = [(r.call, r.start < r.end)
+             for r in records if r.name == 'backbone.layers.1.ln1']
+    assert calls == [(0, True), (1, True)]
