@@ -74,13 +74,26 @@ class CAMResult:
 
 class ClassifierLogits(nn.Module):
     """A classifier seen as ``tensor -> logits``, the interface grad-cam
-    expects. mmengine models are called with ``mode='tensor'``."""
+    expects: the logits the model's own prediction is made from.
+
+    For an mmpretrain classifier these are the scores its head's
+    ``predict`` turns into predictions, which is not always the head's
+    tensor output: ``ConformerHead`` returns (conv logits, transformer
+    logits) and predicts from their sum. Other mmengine models are called
+    with ``mode='tensor'``, plain modules directly.
+    """
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        head = getattr(self.model, 'head', None)
+        if (isinstance(self.model, BaseModel)
+                and hasattr(self.model, 'extract_feat')
+                and hasattr(head, 'predict')
+                and hasattr(head, '_get_predictions')):
+            return predicted_logits(head, self.model.extract_feat(inputs))
         if isinstance(self.model, BaseModel):
             return first_tensor(self.model(inputs, mode='tensor'))
         return first_tensor(self.model(inputs))
@@ -90,6 +103,32 @@ class ClassifierLogits(nn.Module):
         # CAM runs, and any gradients they hold belong to the training
         # loop, so leave them alone.
         return None
+
+
+def predicted_logits(head: nn.Module, feats) -> torch.Tensor:
+    """The scores ``head.predict(feats)`` makes its predictions from.
+
+    mmpretrain's classification heads compute them in ``predict`` and
+    hand them to ``_get_predictions`` (softmax, labels, data samples);
+    catching them there scores exactly what the model predicts, whatever
+    the head combines (a sum of two branches, a mean of class and
+    distillation scores). A head whose ``predict`` does not call it is
+    scored on its tensor output.
+    """
+    caught: List[torch.Tensor] = []
+
+    def catch(cls_score, data_samples=None, *args, **kwargs):
+        caught.append(cls_score)
+        return []
+
+    head._get_predictions = catch
+    try:
+        head.predict(feats)
+    finally:
+        del head._get_predictions
+    if caught and isinstance(caught[0], torch.Tensor):
+        return caught[0]
+    return first_tensor(head(feats))
 
 
 @functools.lru_cache(maxsize=None)

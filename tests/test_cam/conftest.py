@@ -75,6 +75,19 @@ CLASSIFIERS = {
             type='VisionTransformerClsHead',
             num_classes=NUM_CLASSES,
             in_channels=32)),
+    # A hybrid: a CNN branch and a transformer branch exchanging features,
+    # each with its own classifier; the head predicts from their sum.
+    'conformer':
+    dict(
+        backbone=dict(
+            type='Conformer',
+            arch=dict(embed_dims=32, depths=3, num_heads=2, channel_ratio=1),
+            base_channels=8,
+            patch_size=16),
+        head=dict(
+            type='ConformerHead',
+            num_classes=NUM_CLASSES,
+            in_channels=[32, 32])),
     'swin':
     dict(
         backbone=dict(

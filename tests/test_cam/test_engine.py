@@ -364,3 +364,18 @@ def test_dry_run_records_every_call_and_defaults_read_the_first(
     calls = [(r.call, r.start < r.end)
              for r in records if r.name == 'backbone.layers.1.ln1']
     assert calls == [(0, True), (1, True)]
+
+
+@pytest.mark.parametrize('name', ['conformer', 'deit_distilled', 'resnet'])
+def test_scores_are_what_the_model_predicts(name, classifier, images):
+    # ConformerHead returns (conv logits, transformer logits) and predicts
+    # from their sum; the first alone explained another class.
+    model = classifier(name)
+    inputs = images(4, 64, 64)
+    with torch.no_grad():
+        predictions = model(inputs, mode='predict')
+    result = CAMEngine(model, method='GradCAM')(inputs)
+    expected = np.stack([p.pred_score.numpy() for p in predictions])
+    np.testing.assert_allclose(result.pred_scores, expected, atol=1e-5)
+    assert (result.categories[:, 0] == expected.argmax(1)).all()
+    assert np.allclose(result.heatmaps.max(axis=(2, 3)), 1, atol=1e-5)
