@@ -32,7 +32,7 @@ import torch.nn as nn
 from mmengine.utils.dl_utils import is_norm
 
 from .errors import CAMError
-from .feature_maps import first_tensor, is_channel_last
+from .feature_maps import first_tensor, is_channel_last, is_pooled
 
 
 @dataclass
@@ -62,6 +62,8 @@ class LayerRecord:
     def spatial_size(self, num_extra_tokens: int) -> int:
         """Positions in the output map; 0 if it is not a usable map."""
         shape = self.output_shape
+        if is_pooled(shape):
+            return 0
         if len(shape) == 4:
             if is_channel_last(torch.empty(shape, device='meta'), self.module):
                 return 0

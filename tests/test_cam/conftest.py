@@ -88,6 +88,16 @@ CLASSIFIERS = {
             type='ConformerHead',
             num_classes=NUM_CLASSES,
             in_channels=[32, 32])),
+    # Ends in an AdaptiveAvgPool1d over its tokens: (B, C, 1), not tokens.
+    'mixmim':
+    dict(
+        backbone=dict(
+            type='MixMIMTransformer',
+            arch=dict(
+                embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2]),
+            img_size=64,
+            window_size=[4, 4, 4, 2]),
+        head=_linear_head(128)),
     'swin':
     dict(
         backbone=dict(

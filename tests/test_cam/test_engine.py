@@ -53,6 +53,7 @@ def test_method_names_are_case_insensitive_with_aliases(classifier):
     ('deit3', 'backbone.layers.1.ln1'),
     ('swin', 'backbone.norm3'),
     ('t2t_vit', 'backbone.encoder.1.ln1'),
+    ('mixmim', 'backbone.norm'),
 ])
 def test_default_target_layers(name, expected, classifier, images):
     engine = CAMEngine(classifier(name))
@@ -237,6 +238,20 @@ def test_layer_without_spatial_output_is_reported(classifier, images):
     engine = CAMEngine(classifier('resnet'), target_layers='neck')
     with pytest.raises(CAMError, match="'neck' outputs shape"):
         engine(images(1, 64, 64))
+
+
+@pytest.mark.parametrize('check_first', [True, False])
+def test_pooled_token_output_is_not_a_spatial_layer(check_first, classifier,
+                                                    images):
+    # MixMIM's AdaptiveAvgPool1d gives (1, 128, 1): 128 channels pooled,
+    # not 128 tokens of one channel.
+    engine = CAMEngine(classifier('mixmim'), target_layers='backbone.avgpool')
+    with pytest.raises(CAMError, match=r"'backbone.avgpool' outputs shape "
+                       r'\(1, 128, 1\)'):
+        if check_first:
+            engine.check_settings((1, 3, 64, 64))
+        else:
+            engine(images(1, 64, 64))
 
 
 def test_record_layers_lists_names_and_shapes(classifier):
