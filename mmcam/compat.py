@@ -293,6 +293,79 @@ def _patch_cpu_distributed() -> None:
 
 
 # --------------------------------------------------------------------------
+# mmengine 0.10.x decides that a config file is a "lazy import" (pure
+# Python style) config when it imports any non-builtin module, and refuses
+# an inheritance chain that mixes the two styles. mmpretrain 1.2's
+# ``_base_/models/replknet-*.py`` import ``build_classifier`` only for an
+# ``if __name__ == '__main__':`` demo, so every RepLKNet config failed
+# ("configuration file type in the inheritance chain must match"). Imports
+# whose names are used only under that guard cannot change the config, so
+# they no longer make a file lazy; ``with read_base():``, relative imports
+# and imports used by the config itself still do. Remove when mmpretrain
+# drops those imports or mmengine looks at what an import is used for.
+# --------------------------------------------------------------------------
+def _is_main_guard(node) -> bool:
+    import ast
+    test = getattr(node, 'test', None)
+    return (isinstance(node, ast.If) and isinstance(test, ast.Compare)
+            and isinstance(test.left, ast.Name)
+            and test.left.id == '__name__' and len(test.comparators) == 1
+            and isinstance(test.comparators[0], ast.Constant)
+            and test.comparators[0].value == '__main__')
+
+
+def imports_only_serve_main_guard(source: str) -> bool:
+    """Whether every name the file's top-level imports bind is used only
+    inside ``if __name__ == '__main__':`` blocks (or not at all), and the
+    file has no ``read_base`` block and no relative import."""
+    import ast
+    tree = ast.parse(source)
+    imported = set()
+    for node in tree.body:
+        if isinstance(node, ast.With):
+            return False  # read_base(): a lazy-import config
+        if isinstance(node, ast.ImportFrom) and node.level:
+            return False
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imported.update((alias.asname or alias.name).split('.')[0]
+                            for alias in node.names)
+    outside_guard = [
+        node for node in tree.body
+        if not isinstance(node, (ast.Import, ast.ImportFrom))
+        and not _is_main_guard(node)
+    ]
+    used = {
+        name.id
+        for node in outside_guard for name in ast.walk(node)
+        if isinstance(name, ast.Name)
+    }
+    return bool(imported) and not imported & used
+
+
+def _is_lazy_import_unless_main_only(original: Callable) -> Callable:
+
+    def is_lazy_import(filename: str) -> bool:
+        if not original(filename):
+            return False
+        try:
+            with open(filename, encoding='utf-8') as file:
+                return not imports_only_serve_main_guard(file.read())
+        except (OSError, SyntaxError, ValueError):
+            return True
+
+    is_lazy_import.__wrapped__ = original
+    return is_lazy_import
+
+
+def _patch_lazy_import_detection() -> None:
+    from mmengine.config import Config
+    original = Config.__dict__['_is_lazy_import'].__func__
+    if not hasattr(original, '__wrapped__'):
+        Config._is_lazy_import = staticmethod(
+            _is_lazy_import_unless_main_only(original))
+
+
+# --------------------------------------------------------------------------
 # grad-cam 1.5.x imports matplotlib.pyplot, scipy.ndimage and
 # sklearn.decomposition at the top of ``pytorch_grad_cam.utils`` (for
 # plotting helpers, 3-D resizing, KPCA_CAM and DeepFeatureFactorization),
@@ -424,6 +497,7 @@ def apply_all() -> None:
     _allow_runner_checkpoints()
     _force_weights_only_loads()
     _patch_cpu_distributed()
+    _patch_lazy_import_detection()
     _defer_grad_cam_heavy_imports()
     _applied = True
 

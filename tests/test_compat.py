@@ -26,6 +26,59 @@ def test_mmpretrain_base_configs_load(tmp_path):
     assert cfg.model.head.num_classes == 7
 
 
+_MAIN_ONLY_IMPORT_BASE = """\
+from mmpretrain.models import build_classifier
+
+model = dict(type='ImageClassifier',
+             backbone=dict(type='ResNet', depth=18),
+             neck=dict(type='GlobalAveragePooling'),
+             head=dict(type='LinearClsHead', num_classes=5, in_channels=512))
+
+if __name__ == '__main__':
+    print(build_classifier(model))
+"""
+
+
+def test_config_whose_base_imports_only_for_main_loads(tmp_path):
+    # mmpretrain 1.2's RepLKNet bases import build_classifier for a
+    # __main__ demo; mmengine took that for a lazy-import config.
+    from mmengine.config import Config
+    (tmp_path / 'base.py').write_text(_MAIN_ONLY_IMPORT_BASE)
+    config = tmp_path / 'cfg.py'
+    config.write_text("_base_ = ['base.py']\n"
+                      'model = dict(head=dict(num_classes=7))\n')
+    cfg = Config.fromfile(str(config))
+    assert cfg.model.backbone.depth == 18
+    assert cfg.model.head.num_classes == 7
+    assert 'build_classifier' not in cfg
+
+
+def test_replknet_configs_of_the_wheel_load():
+    from mmengine.config import Config
+    for name in ('replknet-31B_32xb64_in1k.py', 'replknet-XL_32xb64_in1k-'
+                 '320px.py'):
+        cfg = Config.fromfile(
+            osp.join(compat.get_installed_path('mmpretrain'), '.mim',
+                     'configs', 'replknet', name))
+        assert cfg.model.backbone.type == 'RepLKNet'
+
+
+@pytest.mark.parametrize('source,lazy', [
+    (_MAIN_ONLY_IMPORT_BASE, False),
+    ('from mmpretrain.models import ResNet\nmodel = dict(type=ResNet)\n',
+     True),
+    ('from mmengine.config import read_base\nwith read_base():\n'
+     '    from .base import *\n', True),
+    ("import os\nmodel = dict(type='ResNet')\n", False),
+])
+def test_lazy_import_detection_ignores_only_main_guard_imports(
+        tmp_path, source, lazy):
+    from mmengine.config import Config
+    path = tmp_path / 'cfg.py'
+    path.write_text(source)
+    assert Config._is_lazy_import(str(path)) is lazy
+
+
 def test_package_helpers_without_pkg_resources():
     path = compat.get_installed_path('mmpretrain')
     assert osp.isdir(osp.join(path, '.mim', 'configs'))

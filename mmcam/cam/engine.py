@@ -74,13 +74,26 @@ class CAMResult:
 
 class ClassifierLogits(nn.Module):
     """A classifier seen as ``tensor -> logits``, the interface grad-cam
-    expects. mmengine models are called with ``mode='tensor'``."""
+    expects: the logits the model's own prediction is made from.
+
+    For an mmpretrain classifier these are the scores its head's
+    ``predict`` turns into predictions, which is not always the head's
+    tensor output: ``ConformerHead`` returns (conv logits, transformer
+    logits) and predicts from their sum. Other mmengine models are called
+    with ``mode='tensor'``, plain modules directly.
+    """
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        head = getattr(self.model, 'head', None)
+        if (isinstance(self.model, BaseModel)
+                and hasattr(self.model, 'extract_feat')
+                and hasattr(head, 'predict')
+                and hasattr(head, '_get_predictions')):
+            return predicted_logits(head, self.model.extract_feat(inputs))
         if isinstance(self.model, BaseModel):
             return first_tensor(self.model(inputs, mode='tensor'))
         return first_tensor(self.model(inputs))
@@ -90,6 +103,32 @@ class ClassifierLogits(nn.Module):
         # CAM runs, and any gradients they hold belong to the training
         # loop, so leave them alone.
         return None
+
+
+def predicted_logits(head: nn.Module, feats) -> torch.Tensor:
+    """The scores ``head.predict(feats)`` makes its predictions from.
+
+    mmpretrain's classification heads compute them in ``predict`` and
+    hand them to ``_get_predictions`` (softmax, labels, data samples);
+    catching them there scores exactly what the model predicts, whatever
+    the head combines (a sum of two branches, a mean of class and
+    distillation scores). A head whose ``predict`` does not call it is
+    scored on its tensor output.
+    """
+    caught: List[torch.Tensor] = []
+
+    def catch(cls_score, data_samples=None, *args, **kwargs):
+        caught.append(cls_score)
+        return []
+
+    head._get_predictions = catch
+    try:
+        head.predict(feats)
+    finally:
+        del head._get_predictions
+    if caught and isinstance(caught[0], torch.Tensor):
+        return caught[0]
+    return first_tensor(head(feats))
 
 
 @functools.lru_cache(maxsize=None)
@@ -105,10 +144,32 @@ def _copying_recorder_class() -> type:
         ActivationsAndGradients
 
     class CopyingActivationsAndGradients(ActivationsAndGradients):
+        """Records each target layer's first call of a forward pass only,
+        as the engine's own hooks do (``target_layers`` module docstring).
+        """
+
+        def __init__(self, *args, **kwargs):
+            self._calls = {}
+            super().__init__(*args, **kwargs)
+
+        def _first_call(self, module, hook_name: str) -> bool:
+            key = (id(module), hook_name)
+            self._calls[key] = self._calls.get(key, 0) + 1
+            return self._calls[key] == 1
 
         def save_activation(self, module, input, output):
+            if not self._first_call(module, 'activation'):
+                return None
             super().save_activation(module, input, output)
             return replace_first_tensor(output, first_tensor(output).clone())
+
+        def save_gradient(self, module, input, output):
+            if self._first_call(module, 'gradient'):
+                super().save_gradient(module, input, output)
+
+        def __call__(self, x):
+            self._calls = {}
+            return super().__call__(x)
 
         def clear(self):
             # grad-cam detaches the recorded tensors in place, which fails
@@ -188,6 +249,7 @@ class CAMEngine:
         # images), and whether a long run was announced already.
         self.last_perturbation: Optional[PerturbationCAM] = None
         self._announced = False
+        self._told_repeated: set = set()
 
     # ------------------------------------------------------------------
     # Layers
@@ -258,7 +320,10 @@ class CAMEngine:
                 pooled vector), a class id outside the head's classes, or
                 a ``topk`` above their number.
         """
-        records = {r.name: r for r in self.record_layers(input_shape)}
+        records = {
+            r.name: r
+            for r in self.record_layers(input_shape) if r.call == 0
+        }
         for name, _ in self.target_layers(input_shape):
             record = records.get(name)
             if record is not None and record.spatial_size(
@@ -361,6 +426,18 @@ class CAMEngine:
                 inputs, layers, categories)
         return self._hooked_forward(inputs, layers, choose)
 
+    def _tell_repeated_layers(self, layers, call_counts) -> None:
+        """Say once per engine which target layers run more than once per
+        forward pass, and that their first call is the one explained."""
+        repeated = [(name, count)
+                    for (name, _), count in zip(layers, call_counts)
+                    if count > 1 and name not in self._told_repeated]
+        for name, count in repeated:
+            self._told_repeated.add(name)
+            MMLogger.get_current_instance().info(
+                f'target layer {name} runs {count} times per forward pass; '
+                'the heatmaps explain its first call')
+
     def _announce_once(self, line: str) -> None:
         """Say once per engine that ScoreCAM/AblationCAM will be slow, so
         a folder of images does not repeat it for every batch."""
@@ -410,9 +487,11 @@ class CAMEngine:
 
             return hook
 
+        call_counts: List[int] = []
         with torch.set_grad_enabled(uses_gradients):
             logits = run_with_layer_hooks(self._logits, inputs, layers,
-                                          hook_for, saved)
+                                          hook_for, saved, call_counts)
+        self._tell_repeated_layers(layers, call_counts)
         categories = choose(logits.detach())
 
         hw = inputs.shape[-2:]

@@ -103,6 +103,16 @@ def is_channel_last(output: torch.Tensor, module: nn.Module) -> bool:
             and output.shape[-1] == channels and output.shape[1] != channels)
 
 
+def is_pooled(shape: Sequence[int]) -> bool:
+    """Whether an output of ``shape`` is pooled over all positions, so not
+    a spatial map: ``(B, C, 1, 1)`` or ``(B, C, 1)``. The latter, from an
+    ``AdaptiveAvgPool1d`` over tokens (MixMIM, ViG), would otherwise read
+    as ``C`` tokens of one channel."""
+    shape = tuple(shape)
+    return ((len(shape) == 4 and shape[2] * shape[3] == 1)
+            or (len(shape) == 3 and shape[2] == 1))
+
+
 def to_feature_map(output: torch.Tensor,
                    module: nn.Module,
                    input_hw: Sequence[int],
@@ -117,6 +127,12 @@ def to_feature_map(output: torch.Tensor,
         num_extra_tokens (int): Tokens before the patch tokens.
         layer_name (str): Used in error messages.
     """
+    if is_pooled(output.shape):
+        raise CAMError(
+            f'target layer {layer_name!r} outputs shape '
+            f'{tuple(output.shape)}, pooled over all positions, which is '
+            'not a spatial feature map; pick a layer before the pooling '
+            '(--preview-model lists them)')
     if output.ndim == 4:
         if is_channel_last(output, module):
             return output.permute(0, 3, 1, 2)

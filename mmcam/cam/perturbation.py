@@ -262,8 +262,14 @@ class PerturbationCAM:
         original = logits.gather(1, categories).float().cpu()
         new_scores = original[:, :, None].repeat(1, 1, channels)
         replacement: List[Optional[torch.Tensor]] = [None]
+        # Only the layer's first call of a pass is ablated, the call whose
+        # output was recorded (``target_layers`` module docstring).
+        calls = [0]
 
         def replace_output(layer, args, layer_output):
+            calls[0] += 1
+            if calls[0] > 1:
+                return None
             return replace_first_tensor(layer_output, replacement[0])
 
         def ablated_logits(image, chunk, shared_prefix):
@@ -274,6 +280,7 @@ class PerturbationCAM:
             copies.movedim(channel_axis, 1)[rows_in_batch,
                                             chunk] = ablated_value[image]
             replacement[0] = copies
+            calls[0] = 0
             if shared_prefix:
                 network_input = inputs[image:image + 1]
             else:

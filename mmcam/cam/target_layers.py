@@ -13,18 +13,26 @@ rests on what layers really output, not on their types alone:
   patch tokens no longer reach the class token.
 - Swin and other token backbones without extra tokens: the last norm
   (``backbone.norm3``).
+
+A module may run more than once in one forward pass (DeiT III's blocks call
+``ln1`` before the attention and again before the FFN). A target layer is
+always its *first* call, everywhere: the default rule reads first calls,
+and the engine's hooks record only the first call of each pass (as
+grad-cam, which pairs a layer with its first activation). Later calls of
+DeiT III's ``ln1`` feed the FFN only, which never mixes patch tokens into
+the class token, so their gradients are zero.
 """
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.utils.dl_utils import is_norm
 
 from .errors import CAMError
-from .feature_maps import first_tensor, is_channel_last
+from .feature_maps import first_tensor, is_channel_last, is_pooled
 
 
 @dataclass
@@ -37,12 +45,15 @@ class LayerRecord:
         output_shape (tuple): Shape of its (first tensor) output.
         start (int): Order in which the module started running.
         end (int): Order in which it finished.
+        call (int): Which call of the module this is in the pass, from 0;
+            only a module that runs several times has records above 0.
     """
     name: str
     module: nn.Module
     output_shape: Tuple[int, ...]
     start: int
     end: int
+    call: int = 0
 
     @property
     def type_name(self) -> str:
@@ -51,6 +62,8 @@ class LayerRecord:
     def spatial_size(self, num_extra_tokens: int) -> int:
         """Positions in the output map; 0 if it is not a usable map."""
         shape = self.output_shape
+        if is_pooled(shape):
+            return 0
         if len(shape) == 4:
             if is_channel_last(torch.empty(shape, device='meta'), self.module):
                 return 0
@@ -119,17 +132,18 @@ def resolve_target_layers(model: nn.Module,
 def record_layer_outputs(forward: Callable[[torch.Tensor],
                                            object], model: nn.Module,
                          inputs: torch.Tensor) -> List[LayerRecord]:
-    """Run ``forward(inputs)`` once and record every module's output shape,
-    in the order modules finish."""
+    """Run ``forward(inputs)`` once and record every call of every module,
+    in the order calls finish."""
     records: List[LayerRecord] = []
-    starts = {}
+    starts: Dict[str, List[int]] = {}
+    calls: Dict[str, int] = {}
     counter = [0]
     handles = []
 
     def on_start(name):
 
         def hook(module, args):
-            starts[name] = counter[0]
+            starts.setdefault(name, []).append(counter[0])
             counter[0] += 1
 
         return hook
@@ -141,9 +155,13 @@ def record_layer_outputs(forward: Callable[[torch.Tensor],
                 shape = tuple(first_tensor(output).shape)
             except CAMError:
                 shape = ()
+            # Calls of one module nest (recursion) or follow each other;
+            # the innermost open call is the one ending.
+            start = starts[name].pop() if starts.get(name) else 0
+            call = calls.get(name, 0)
+            calls[name] = call + 1
             records.append(
-                LayerRecord(name, module, shape, starts.get(name, 0),
-                            counter[0]))
+                LayerRecord(name, module, shape, start, counter[0], call))
             counter[0] += 1
 
         return hook
@@ -164,15 +182,34 @@ def run_with_layer_hooks(forward: Callable[[torch.Tensor],
                                            torch.Tensor], inputs: torch.Tensor,
                          layers: Sequence[Tuple[str, nn.Module]],
                          hook_for: Callable[[int], Callable],
-                         saved: List[Optional[torch.Tensor]]) -> torch.Tensor:
+                         saved: List[Optional[torch.Tensor]],
+                         call_counts: Optional[List[int]] = None
+                         ) -> torch.Tensor:
     """``forward(inputs)`` with ``hook_for(i)`` as forward hook of the i-th
-    target layer, removed afterwards.
+    target layer's first call, removed afterwards.
 
     The hooks fill ``saved``; a slot still ``None`` afterwards means its
-    layer never ran, which is reported by name.
+    layer never ran, which is reported by name. A layer that runs again in
+    the same pass is left alone the second time (see the module
+    docstring).
+
+    Args:
+        call_counts (list[int], optional): Filled with how many times each
+            target layer ran.
     """
+    counts = [0] * len(layers)
+
+    def first_call_only(index):
+        hook = hook_for(index)
+
+        def hook_first_call(module, args, output):
+            counts[index] += 1
+            return hook(module, args, output) if counts[index] == 1 else None
+
+        return hook_first_call
+
     handles = [
-        module.register_forward_hook(hook_for(i))
+        module.register_forward_hook(first_call_only(i))
         for i, (_, module) in enumerate(layers)
     ]
     try:
@@ -180,6 +217,8 @@ def run_with_layer_hooks(forward: Callable[[torch.Tensor],
     finally:
         for handle in handles:
             handle.remove()
+    if call_counts is not None:
+        call_counts[:] = counts
     for (name, _), tensor in zip(layers, saved):
         if tensor is None:
             raise CAMError(f'target layer {name!r} did not run in the '
@@ -201,7 +240,11 @@ def default_target_layers(records: List[LayerRecord],
     """
     in_backbone = [r for r in records if r.name.startswith('backbone.')]
     records = in_backbone or records
-    usable = [r for r in records if r.spatial_size(num_extra_tokens) > 0]
+    # A target layer is its first call (module docstring).
+    usable = [
+        r for r in records
+        if r.call == 0 and r.spatial_size(num_extra_tokens) > 0
+    ]
     if not usable:
         raise CAMError('found no layer with a spatial output to use as '
                        'target layer; pass target layers explicitly')
@@ -233,8 +276,9 @@ def default_target_layers(records: List[LayerRecord],
 
 def find_record(records: List[LayerRecord],
                 name: str) -> Optional[LayerRecord]:
-    """The record of the layer called ``name``, if it ran."""
+    """The record of the first call of the layer called ``name``, if it
+    ran."""
     for record in records:
-        if record.name == name:
+        if record.name == name and record.call == 0:
             return record
     return None

@@ -65,6 +65,39 @@ CLASSIFIERS = {
             patch_size=16),
         head=dict(type='DeiTClsHead', num_classes=NUM_CLASSES,
                   in_channels=32)),
+    # DeiT III blocks call ln1 twice (before the attention and before the
+    # FFN): a target layer that runs twice per forward pass.
+    'deit3':
+    dict(
+        backbone=dict(
+            type='DeiT3', arch=_TINY_VIT, img_size=64, patch_size=16),
+        head=dict(
+            type='VisionTransformerClsHead',
+            num_classes=NUM_CLASSES,
+            in_channels=32)),
+    # A hybrid: a CNN branch and a transformer branch exchanging features,
+    # each with its own classifier; the head predicts from their sum.
+    'conformer':
+    dict(
+        backbone=dict(
+            type='Conformer',
+            arch=dict(embed_dims=32, depths=3, num_heads=2, channel_ratio=1),
+            base_channels=8,
+            patch_size=16),
+        head=dict(
+            type='ConformerHead',
+            num_classes=NUM_CLASSES,
+            in_channels=[32, 32])),
+    # Ends in an AdaptiveAvgPool1d over its tokens: (B, C, 1), not tokens.
+    'mixmim':
+    dict(
+        backbone=dict(
+            type='MixMIMTransformer',
+            arch=dict(
+                embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2]),
+            img_size=64,
+            window_size=[4, 4, 4, 2]),
+        head=_linear_head(128)),
     'swin':
     dict(
         backbone=dict(

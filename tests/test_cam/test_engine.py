@@ -50,8 +50,10 @@ def test_method_names_are_case_insensitive_with_aliases(classifier):
     ('convnext', 'backbone.stages.3'),
     ('vit', 'backbone.layers.1.ln1'),
     ('deit_distilled', 'backbone.layers.1.ln1'),
+    ('deit3', 'backbone.layers.1.ln1'),
     ('swin', 'backbone.norm3'),
     ('t2t_vit', 'backbone.encoder.1.ln1'),
+    ('mixmim', 'backbone.norm'),
 ])
 def test_default_target_layers(name, expected, classifier, images):
     engine = CAMEngine(classifier(name))
@@ -238,6 +240,20 @@ def test_layer_without_spatial_output_is_reported(classifier, images):
         engine(images(1, 64, 64))
 
 
+@pytest.mark.parametrize('check_first', [True, False])
+def test_pooled_token_output_is_not_a_spatial_layer(check_first, classifier,
+                                                    images):
+    # MixMIM's AdaptiveAvgPool1d gives (1, 128, 1): 128 channels pooled,
+    # not 128 tokens of one channel.
+    engine = CAMEngine(classifier('mixmim'), target_layers='backbone.avgpool')
+    with pytest.raises(CAMError, match=r"'backbone.avgpool' outputs shape "
+                       r'\(1, 128, 1\)'):
+        if check_first:
+            engine.check_settings((1, 3, 64, 64))
+        else:
+            engine(images(1, 64, 64))
+
+
 def test_record_layers_lists_names_and_shapes(classifier):
     records = CAMEngine(classifier('resnet')).record_layers((1, 3, 64, 64))
     shapes = {r.name: r.output_shape for r in records}
@@ -321,3 +337,60 @@ def test_full_grad_pairs_each_bias_with_its_own_layer(name, classifier,
         theirs = grad_cam_maps('FullGrad', model, [], inputs,
                                ours.categories)
         np.testing.assert_allclose(ours.heatmaps, theirs, atol=1e-5)
+
+
+@pytest.mark.parametrize('method', supported_methods())
+def test_layer_running_twice_is_explained_at_its_first_call(
+        method, classifier, images):
+    # DeiT III's ln1 runs before the attention and again before the FFN.
+    # Its second call reaches the class token through no attention, so a
+    # map of that call is zero; every method must explain the first call.
+    model = classifier('deit3')
+    engine = CAMEngine(model, method=method)
+    layer = engine.target_layers()[0][1]
+    outputs = []
+    handle = layer.register_forward_hook(
+        lambda module, args, output: outputs.append(output))
+    model(images(1, 64, 64), mode='tensor')
+    handle.remove()
+    assert len(outputs) == 2
+
+    result = engine(images(1, 64, 64))
+    if method not in ('FEM', 'RandomCAM'):
+        assert result.heatmaps.max() == pytest.approx(1, abs=1e-5)
+        assert result.heatmaps.min() < 0.5
+
+
+def test_layer_running_twice_matches_grad_cam_on_its_first_call(
+        classifier, images):
+    inputs = images(2, 64, 64)
+    model = classifier('deit3')
+    names = ['backbone.layers.1.ln1']
+    ours = CAMEngine(model, method='GradCAM', target_layers=names)(inputs)
+    # grad-cam pairs a layer with its first recorded activation.
+    reference = grad_cam_maps('GradCAM', model, names, inputs,
+                              ours.categories)
+    np.testing.assert_allclose(ours.heatmaps, reference, atol=1e-4)
+
+
+def test_dry_run_records_every_call_and_defaults_read_the_first(
+        classifier):
+    records = CAMEngine(classifier('deit3')).record_layers((1, 3, 64, 64))
+    calls = [(r.call, r.start < r.end)
+             for r in records if r.name == 'backbone.layers.1.ln1']
+    assert calls == [(0, True), (1, True)]
+
+
+@pytest.mark.parametrize('name', ['conformer', 'deit_distilled', 'resnet'])
+def test_scores_are_what_the_model_predicts(name, classifier, images):
+    # ConformerHead returns (conv logits, transformer logits) and predicts
+    # from their sum; the first alone explained another class.
+    model = classifier(name)
+    inputs = images(4, 64, 64)
+    with torch.no_grad():
+        predictions = model(inputs, mode='predict')
+    result = CAMEngine(model, method='GradCAM')(inputs)
+    expected = np.stack([p.pred_score.numpy() for p in predictions])
+    np.testing.assert_allclose(result.pred_scores, expected, atol=1e-5)
+    assert (result.categories[:, 0] == expected.argmax(1)).all()
+    assert np.allclose(result.heatmaps.max(axis=(2, 3)), 1, atol=1e-5)
