@@ -108,7 +108,8 @@ class CAMInferencer(BaseInferencer):
             ``method``, ``target_layers``, ``target_category``, ``topk``,
             ``eigen_smooth``, ``aug_smooth``, ``vit_like``,
             ``num_extra_tokens``, ``batch_size`` (of ScoreCAM's and
-            AblationCAM's extra forward passes).
+            AblationCAM's extra forward passes), ``head_fusion`` and
+            ``discard_ratio`` (AttentionRollout's options).
 
     Example:
         >>> from mmcam.apis import CAMInferencer
