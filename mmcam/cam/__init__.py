@@ -11,10 +11,10 @@ from .target_layers import (LayerRecord, default_target_layers, get_layer,
 from .targets import resolve_categories
 
 __all__ = [
-    'AttentionRecorder', 'attention_blocks', 'CAMEngine', 'CAMResult', 'CAMError', 'CAMMethod', 'CAMSettings',
-    'ClassifierLogits', 'LayerRecord', 'cam_mode', 'default_num_extra_tokens',
-    'default_target_layers', 'get_layer', 'get_method', 'infer_token_grid',
-    'parse_target_category', 'record_layer_outputs', 'resolve_categories',
-    'resolve_target_layers', 'supported_methods', 'to_feature_map',
-    'tokens_to_feature_map'
+    'AttentionRecorder', 'attention_blocks', 'CAMEngine', 'CAMResult',
+    'CAMError', 'CAMMethod', 'CAMSettings', 'ClassifierLogits', 'LayerRecord',
+    'cam_mode', 'default_num_extra_tokens', 'default_target_layers',
+    'get_layer', 'get_method', 'infer_token_grid', 'parse_target_category',
+    'record_layer_outputs', 'resolve_categories', 'resolve_target_layers',
+    'supported_methods', 'to_feature_map', 'tokens_to_feature_map'
 ]
