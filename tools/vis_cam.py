@@ -136,6 +136,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         action='store_true',
         help='Average over test-time augmentation (flips, brightness).')
     parser.add_argument(
+        '--head-fusion',
+        help='AttentionRollout: how a block\'s heads are fused: mean, max '
+        'or min. Defaults to mean.')
+    parser.add_argument(
+        '--discard-ratio',
+        type=float,
+        help='AttentionRollout: share of each block\'s lowest fused '
+        'attentions set to zero, in [0, 1). Defaults to 0.')
+    parser.add_argument(
         '--save-path',
         type=Path,
         help='Where to write the pictures: a file (.png/.jpg) when the run '
@@ -264,6 +273,14 @@ def describe(result, inferencer) -> str:
     return f'{name}: {ranked}'
 
 
+def attention_arguments(args) -> dict:
+    """The AttentionRollout options given; the settings default the
+    others."""
+    given = dict(
+        head_fusion=args.head_fusion, discard_ratio=args.discard_ratio)
+    return {key: value for key, value in given.items() if value is not None}
+
+
 def metric_arguments(args) -> dict:
     """The inferencer's metric arguments; ``--metrics`` alone asks for
     every metric, with names for those."""
@@ -330,6 +347,7 @@ def run(args) -> int:
         num_extra_tokens=args.num_extra_tokens,
         seed=args.seed,
         max_pixels=args.max_pixels,
+        **attention_arguments(args),
         **metric_arguments(args))
 
     if args.preview_model:

@@ -110,7 +110,8 @@ class CAMInferencer(BaseInferencer):
             ``eigen_smooth``, ``aug_smooth``, ``vit_like``,
             ``num_extra_tokens``, ``batch_size`` (of ScoreCAM's and
             AblationCAM's extra forward passes), ``seed`` (of RandomCAM's
-            weights).
+            weights), ``head_fusion`` and ``discard_ratio``
+            (AttentionRollout's options).
 
     Example:
         >>> from mmcam.apis import CAMInferencer

@@ -33,6 +33,8 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModel, is_model_wrapper
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from .attention import attention_blocks, readout_rows
+from .attention_cam import AttentionCAM
 from .errors import CAMError
 from .feature_maps import (default_num_extra_tokens, first_tensor,
                            replace_first_tensor, to_feature_map)
@@ -244,6 +246,10 @@ class CAMEngine:
             # Resolve now: a wrong name is reported before any work starts.
             self._layers = resolve_target_layers(self.model,
                                                  settings.target_layers)
+        if self.method.family == 'attention':
+            # Their "layers" are every attention block; a model without
+            # global attention is reported before any work starts.
+            self._layers = attention_blocks(self.model, self.method.name)
         self._method_object = None
         # The last ScoreCAM/AblationCAM run (its counts of perturbed
         # images), and whether a long run was announced already.
@@ -408,6 +414,17 @@ class CAMEngine:
             method=self.method.name)
 
     def _compute(self, inputs, layers, choose):
+        if self.method.family == 'attention':
+            return AttentionCAM(
+                self._logits,
+                self.method.name,
+                layers,
+                self.num_extra_tokens,
+                readout=readout_rows(
+                    getattr(self.model, 'backbone', None),
+                    self.num_extra_tokens),
+                head_fusion=self.settings.head_fusion,
+                discard_ratio=self.settings.discard_ratio)(inputs, choose)
         if self.method.name in PerturbationCAM.methods:
             # One batched masked/ablated pass serves every class.
             self.last_perturbation = PerturbationCAM(

@@ -16,6 +16,10 @@ Families decide how :class:`~mmcam.cam.CAMEngine` runs a method:
   :mod:`mmcam.cam.perturbation`, one pass for every class) or needs
   gradients beyond the target layer (FullGrad, ShapleyCAM: grad-cam's own
   ``forward``).
+- ``attention``: the heatmap comes from a vision transformer's own attention
+  probabilities over its tokens (AttentionRollout: one forward pass; GAE:
+  one forward and a backward that stops at the first block's attention),
+  in :mod:`mmcam.cam.attention_cam`; no target layer.
 """
 
 # (name as grad-cam spells its class, family), in the order users see them.
@@ -35,6 +39,8 @@ METHOD_FAMILIES = (
     ('AblationCAM', 'perturbation'),
     ('FullGrad', 'perturbation'),
     ('ShapleyCAM', 'perturbation'),
+    ('AttentionRollout', 'attention'),
+    ('GAE', 'attention'),
 )
 
 # Lower-case aliases: MMPretrain's vis_cam.py spelling (``gradcam++``) and
@@ -43,6 +49,8 @@ ALIASES = {
     'gradcam++': 'GradCAMPlusPlus',
     'kpcacam': 'KPCA_CAM',
     'kpca-cam': 'KPCA_CAM',
+    'rollout': 'AttentionRollout',
+    'attention-rollout': 'AttentionRollout',
 }
 
 

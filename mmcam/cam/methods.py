@@ -1,9 +1,11 @@
 """The CAM methods mmcam supports, by name, and how each is computed.
 
-Methods come from pytorch-grad-cam; their names and families are listed in
-:mod:`mmcam.cam.method_names`. grad-cam's classes are imported when a
-method is first run: importing grad-cam loads scikit-learn, scipy and
-matplotlib, which a run of another part of mmcam never needs.
+Most methods come from pytorch-grad-cam; the attention methods
+(AttentionRollout, GAE) are mmcam's own (:mod:`mmcam.cam.attention_cam`).
+Their names and families are listed in :mod:`mmcam.cam.method_names`.
+grad-cam's classes are imported when a method is first run: importing
+grad-cam loads scikit-learn, scipy and matplotlib, which a run of another
+part of mmcam never needs.
 """
 import importlib
 from dataclasses import dataclass
@@ -19,7 +21,8 @@ class CAMMethod:
 
     Args:
         name (str): The canonical name, as grad-cam spells its class.
-        family (str): ``'activation'``, ``'gradient'`` or ``'perturbation'``.
+        family (str): ``'activation'``, ``'gradient'``, ``'perturbation'``
+            or ``'attention'``.
     """
     name: str
     family: str
@@ -41,8 +44,9 @@ class CAMMethod:
 
     @property
     def uses_target_layers(self) -> bool:
-        # FullGrad always uses every biased layer of the model.
-        return self.name != 'FullGrad'
+        # FullGrad always uses every biased layer of the model; attention
+        # methods read every attention block.
+        return self.name != 'FullGrad' and self.family != 'attention'
 
 
 _METHODS: List[CAMMethod] = [
@@ -73,5 +77,5 @@ def get_method(name: str) -> CAMMethod:
     if method is None:
         raise CAMError(f'unknown CAM method {name!r}; supported methods: '
                        f'{", ".join(supported_methods())} '
-                       '(aliases: GradCAM++, KPCA-CAM)')
+                       '(aliases: GradCAM++, KPCA-CAM, rollout)')
     return method

@@ -12,6 +12,9 @@ from .methods import get_method
 
 TargetCategory = Union[None, str, int, Sequence[int]]
 
+# How AttentionRollout fuses the heads of a block.
+HEAD_FUSIONS = ('mean', 'max', 'min')
+
 
 def _as_name_list(value, what: str) -> List[str]:
     if value is None:
@@ -88,6 +91,11 @@ class CAMSettings:
             class ``c`` come from ``numpy.random.default_rng([seed, c])``,
             so the same command gives the same maps, whatever the batch.
             Other methods ignore it. Defaults to 0.
+        head_fusion (str): How AttentionRollout fuses a block's heads:
+            ``'mean'``, ``'max'`` or ``'min'``. Defaults to ``'mean'``.
+        discard_ratio (float): Share of each block's lowest fused
+            attentions AttentionRollout sets to zero, in [0, 1).
+            Defaults to 0.
     """
     method: str = 'GradCAM'
     target_layers: List[str] = field(default_factory=list)
@@ -99,6 +107,8 @@ class CAMSettings:
     num_extra_tokens: Optional[int] = None
     batch_size: int = 32
     seed: int = 0
+    head_fusion: str = 'mean'
+    discard_ratio: float = 0.0
 
     def __post_init__(self):
         self.method = get_method(self.method).name
@@ -127,6 +137,36 @@ class CAMSettings:
         self.eigen_smooth = bool(self.eigen_smooth)
         self.aug_smooth = bool(self.aug_smooth)
         self.vit_like = bool(self.vit_like)
+        self._check_attention_settings()
+
+    def _check_attention_settings(self) -> None:
+        if str(self.head_fusion).lower() not in HEAD_FUSIONS:
+            raise CAMError(f'head_fusion must be one of '
+                           f'{", ".join(HEAD_FUSIONS)}, got '
+                           f'{self.head_fusion!r}')
+        self.head_fusion = str(self.head_fusion).lower()
+        try:
+            if isinstance(self.discard_ratio, bool):
+                raise ValueError
+            ratio = float(self.discard_ratio)
+        except (TypeError, ValueError):
+            ratio = -1.0
+        if not 0 <= ratio < 1:
+            raise CAMError('discard_ratio must be a number in [0, 1), got '
+                           f'{self.discard_ratio!r}')
+        self.discard_ratio = ratio
+        if get_method(self.method).family != 'attention':
+            return
+        # Attention methods read every block's attention; a layer choice
+        # or a smoothing that works on feature maps would be ignored.
+        for name, given in (('target_layers', self.target_layers),
+                            ('eigen_smooth', self.eigen_smooth),
+                            ('aug_smooth', self.aug_smooth)):
+            if given:
+                raise CAMError(
+                    f'{name} does not apply to {self.method}, which reads '
+                    'every attention block; leave it out, or use a '
+                    'Grad-CAM method')
 
     @property
     def heatmaps_per_sample(self) -> int:

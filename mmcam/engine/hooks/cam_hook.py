@@ -89,6 +89,10 @@ class CAMHook(Hook):
             ScoreCAM and AblationCAM. Defaults to 32.
         seed (int): Seed of RandomCAM's channel weights, see
             :class:`~mmcam.cam.CAMSettings`. Defaults to 0.
+        head_fusion (str): AttentionRollout's head fusion, see
+            :class:`~mmcam.cam.CAMSettings`. Defaults to ``'mean'``.
+        discard_ratio (float): AttentionRollout's share of discarded
+            attentions, see :class:`~mmcam.cam.CAMSettings`. Defaults to 0.
         interval (int): Explain the samples whose dataset index is a
             multiple of ``interval``. Defaults to 1000.
         out_dir (str, optional): Write pictures (and raw maps) here instead
@@ -147,6 +151,8 @@ class CAMHook(Hook):
                  num_extra_tokens: Optional[int] = None,
                  batch_size: int = 32,
                  seed: int = 0,
+                 head_fusion: str = 'mean',
+                 discard_ratio: float = 0.0,
                  interval: int = 1000,
                  out_dir: Optional[str] = None,
                  save_raw: bool = False,
@@ -169,7 +175,9 @@ class CAMHook(Hook):
             vit_like=vit_like,
             num_extra_tokens=num_extra_tokens,
             batch_size=batch_size,
-            seed=seed)
+            seed=seed,
+            head_fusion=head_fusion,
+            discard_ratio=discard_ratio)
         if not isinstance(interval, int) or interval < 1:
             raise CAMError(f'CAMHook interval must be a positive integer, got '
                            f'{interval!r}')
@@ -341,7 +349,13 @@ class CAMHook(Hook):
             eigen_smooth=settings.eigen_smooth,
             aug_smooth=settings.aug_smooth,
             model=hashlib.sha1(str(model_cfg).encode()).hexdigest()[:12],
-            checkpoint=cfg.get('load_from') if cfg is not None else None)
+            checkpoint=cfg.get('load_from') if cfg is not None else None,
+            # Only where they apply, so exports of other methods written
+            # before these options existed still resume.
+            **(dict(
+                head_fusion=settings.head_fusion,
+                discard_ratio=settings.discard_ratio)
+               if self.engine.method.family == 'attention' else {}))
 
     def _active(self, phase: str) -> bool:
         return self.enable and phase in self.phases
