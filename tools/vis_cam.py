@@ -279,7 +279,10 @@ def run(args) -> int:
     from mmcam.apis import CAMInferencer
     from mmcam.cam import CAMError
     from mmcam.utils import collect_images
+    from mmcam.utils.torch_threads import use_free_cores
     from mmcam.visualization import check_can_show
+
+    use_free_cores()
 
     # Models log their structure at INFO while being built (timm backbones
     # list every stage); the tool's output is the predictions.
