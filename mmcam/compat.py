@@ -20,6 +20,51 @@ _applied = False
 
 
 # --------------------------------------------------------------------------
+# Any torch/torchvision pair not built for each other (different releases,
+# or the same release from two indexes: a ``+cpu`` torch from
+# download.pytorch.org beside PyPI's CUDA torchvision). torchvision's C++
+# operators then fail to register and ``import torchvision``, deep inside
+# mmpretrain's imports, raises "operator torchvision::nms does not exist"
+# after a 30-line traceback. Checked first, so the user reads one line
+# naming both versions and the fix. Keep for as long as torchvision's
+# import can fail this way.
+# --------------------------------------------------------------------------
+# The pair the tests and ``.ci/run`` use, as the README's Install says.
+KNOWN_GOOD_TORCH = ('torch==2.14.1', 'torchvision==0.29.1')
+
+
+def torchvision_mismatch_message(error: BaseException) -> str:
+    """One line naming the installed torch and torchvision, what failed
+    and how to install a pair that fits."""
+    import torch
+    try:
+        torchvision_version = importlib.metadata.version('torchvision')
+    except importlib.metadata.PackageNotFoundError:
+        torchvision_version = '(version unknown)'
+    reason = ' '.join(str(error).split())
+    return (f'torchvision {torchvision_version} does not fit torch '
+            f'{torch.__version__}: its C++ operators do not load ({reason}); '
+            'install the two together, in one pip command from one index, '
+            f'e.g. pip install {" ".join(KNOWN_GOOD_TORCH)} (see Install in '
+            "mmcam's README)")
+
+
+def check_torchvision_fits_torch() -> None:
+    """Import torchvision, or say in one line that it does not fit torch.
+
+    Raises:
+        CAMError: torchvision's operators do not load with this torch.
+    """
+    try:
+        import torchvision  # noqa: F401
+    except RuntimeError as error:
+        if 'torchvision::' not in str(error):
+            raise
+        from mmcam.cam.errors import CAMError
+        raise CAMError(torchvision_mismatch_message(error)) from None
+
+
+# --------------------------------------------------------------------------
 # mmengine 0.10.x + setuptools >= 81: ``pkg_resources`` is gone.
 # mmengine's package helpers import it, so ``mmpretrain::`` config paths and
 # ``Config.fromfile`` on configs that inherit them fail with ImportError.
@@ -493,6 +538,7 @@ def apply_all() -> None:
     global _applied
     if _applied:
         return
+    check_torchvision_fits_torch()
     _patch_package_utils()
     _allow_runner_checkpoints()
     _force_weights_only_loads()
@@ -503,7 +549,7 @@ def apply_all() -> None:
 
 
 __all__ = [
-    'apply_all', 'import_grad_cam_as_shipped', 'is_installed',
-    'get_installed_path', 'package2module', 'runner_checkpoint_safe_globals',
-    'safe_load_url', 'safe_torch_load'
+    'apply_all', 'check_torchvision_fits_torch', 'import_grad_cam_as_shipped',
+    'is_installed', 'get_installed_path', 'package2module',
+    'runner_checkpoint_safe_globals', 'safe_load_url', 'safe_torch_load'
 ]

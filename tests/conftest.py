@@ -6,14 +6,27 @@ import``: several folders have a conftest.py, and which one Python finds
 under that name depends on the order pytest collects them.
 """
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
+# One torch thread, here and in every process a test starts (the tools
+# read OMP_NUM_THREADS): the tiny models gain nothing from more, and on a
+# machine other work shares, a second thread made a tiny training step
+# 12-16x slower (docs/threads.md). Set OMP_NUM_THREADS to
+# choose another count.
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+os.environ.setdefault('MKL_NUM_THREADS', os.environ['OMP_NUM_THREADS'])
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+import torch  # noqa: E402
+
 import mmcam  # noqa: E402,F401  (stack fixes, registries)
+
+torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
 TINY_CLASSES = ('cat', 'dog', 'bird', 'fish', 'frog')
 

@@ -26,6 +26,7 @@ from mmcam.engine.runner_config import (add_runner_arguments,
                                         load_runner_config, merge_cfg_options,
                                         read_runner_checkpoint,
                                         set_default_dataloader_args)
+from mmcam.utils.torch_threads import use_free_cores
 
 
 def parse_args() -> argparse.Namespace:
@@ -67,6 +68,7 @@ def merge_args(cfg, args):
 
 def main() -> None:
     args = parse_args()
+    use_free_cores()
     try:
         cfg = merge_args(load_runner_config(args.config), args)
         if args.out:

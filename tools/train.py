@@ -24,6 +24,7 @@ from mmcam.engine.runner_config import (add_runner_arguments,
                                         merge_cfg_options,
                                         read_runner_checkpoint,
                                         set_default_dataloader_args)
+from mmcam.utils.torch_threads import use_free_cores
 
 
 def parse_args() -> argparse.Namespace:
@@ -100,6 +101,7 @@ def _read_checkpoint_to_load(cfg):
 
 def main() -> None:
     args = parse_args()
+    use_free_cores()
     try:
         cfg = merge_args(load_runner_config(args.config), args)
         # --cfg-options go last, so they override the flags above.

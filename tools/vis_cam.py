@@ -37,16 +37,31 @@ examples:
 """
 
 
-def method_names_module():
-    """:mod:`mmcam.cam.method_names`, read from its file without importing
-    mmcam (which loads torch and takes seconds), so that ``--help`` and
-    ``--list-methods`` answer at once."""
+def mmcam_file_module(relative_path: str):
+    """A module of mmcam read from its file without importing mmcam (which
+    loads torch and takes seconds, and may be what fails on a broken
+    install), e.g. ``'cam/method_names.py'``."""
     package = importlib.util.find_spec('mmcam')
-    path = osp.join(osp.dirname(package.origin), 'cam', 'method_names.py')
-    spec = importlib.util.spec_from_file_location('_mmcam_method_names', path)
+    path = osp.join(osp.dirname(package.origin), relative_path)
+    name = '_mmcam_' + osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def method_names_module():
+    """:mod:`mmcam.cam.method_names`, so that ``--help`` and
+    ``--list-methods`` answer at once."""
+    return mmcam_file_module(osp.join('cam', 'method_names.py'))
+
+
+def is_cam_error(error: BaseException) -> bool:
+    """Whether ``error`` is mmcam's ``CAMError``, also when ``import
+    mmcam`` itself raised it (a torchvision that does not fit torch): the
+    class is then in ``sys.modules`` but mmcam cannot be imported again."""
+    errors = sys.modules.get('mmcam.cam.errors')
+    return errors is not None and isinstance(error, errors.CAMError)
 
 
 class ListMethodsAction(argparse.Action):
@@ -314,7 +329,10 @@ def run(args) -> int:
     from mmcam.apis import CAMInferencer
     from mmcam.cam import CAMError
     from mmcam.utils import collect_images
+    from mmcam.utils.torch_threads import use_free_cores
     from mmcam.visualization import check_can_show
+
+    use_free_cores()
 
     # Models log their structure at INFO while being built (timm backbones
     # list every stage); the tool's output is the predictions.
@@ -410,7 +428,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import warnings
 
-    from mmcam.library_noise import debugging
+    debugging = mmcam_file_module('library_noise.py').debugging
 
     # Library warnings (mmcv-lite's missing ops, deprecations) would
     # bury the tool's own output; problems are reported as errors.
@@ -422,9 +440,8 @@ def main(argv=None) -> int:
         print('error: interrupted', file=sys.stderr)
         return 130
     except Exception as error:  # noqa: B902  (one line, never a traceback)
-        from mmcam.cam import CAMError
         message = ' '.join(str(error).split()) or type(error).__name__
-        if not isinstance(error, CAMError):
+        if not is_cam_error(error):
             if debugging():
                 raise
             message = (f'{type(error).__name__}: {message} (set '
@@ -435,5 +452,6 @@ def main(argv=None) -> int:
 
 if __name__ == '__main__':
     code = main()  # --help and --list-methods exit in here, without torch
-    from mmcam.utils.process_exit import exit_without_teardown
-    exit_without_teardown(code)
+    # Read from its file: mmcam may be what failed to import.
+    mmcam_file_module(osp.join('utils',
+                               'process_exit.py')).exit_without_teardown(code)

@@ -200,3 +200,49 @@ def test_pictures_for_vis_backends_never_pile_up(tiny_cfg, monkeypatch):
     images = glob.glob(
         osp.join(runner.log_dir, 'vis_data', 'vis_image', '*.png'))
     assert len(images) == NUM_SAMPLES
+
+
+def _log_lines(runner) -> list:
+    """What the runner's logger says from now on (the caller reads the
+    list after the run)."""
+    import logging
+    lines = []
+
+    class Collect(logging.Handler):
+
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    runner.logger.addHandler(Collect())
+    return lines
+
+
+def test_resume_says_how_many_samples_were_already_exported(
+        tiny_cfg, tmp_path):
+    out_dir = tmp_path / 'cams'
+    _export(tiny_cfg, out_dir)
+    Runner.from_cfg(tiny_cfg).test()
+
+    tiny_cfg.custom_hooks[0]['resume'] = True
+    tiny_cfg.experiment_name += '_all_done'
+    runner = Runner.from_cfg(tiny_cfg)
+    lines = _log_lines(runner)
+    runner.test()
+    said = [line for line in lines if line.startswith('CAMHook:')]
+    assert said == [
+        f'CAMHook: all {NUM_SAMPLES} sample(s) of test were already '
+        f'exported to {out_dir / "test"} (resume=True): nothing to do'
+    ]
+
+    for record in read_index(str(out_dir / 'test'))[:2]:
+        (out_dir / 'test' / record['file']).unlink()
+    tiny_cfg.experiment_name += '_two_missing'
+    runner = Runner.from_cfg(tiny_cfg)
+    lines = _log_lines(runner)
+    runner.test()
+    said = [line for line in lines if line.startswith('CAMHook:')]
+    assert len(said) == 1
+    assert said[0].startswith(
+        f'CAMHook: 0 picture(s) and the raw maps of 2 sample(s) '
+        f'({NUM_SAMPLES - 2} sample(s) already exported were skipped) of '
+        'test went to ')

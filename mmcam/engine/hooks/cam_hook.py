@@ -222,6 +222,7 @@ class CAMHook(Hook):
         self._geometries = SampleGeometries()
         self._written: List[str] = []  # folder of each picture written
         self._exported = 0  # samples whose raw maps were written
+        self._skipped = 0  # samples a resumed run found done
         # Over the whole loop, on the first process: what went where.
         self._totals = dict(pictures=0, maps=0)
         self._places: set = set()
@@ -309,7 +310,8 @@ class CAMHook(Hook):
         self._pending = []
         self._written = []
         self._exported = 0
-        self._totals = dict(pictures=0, maps=0)
+        self._skipped = 0
+        self._totals = dict(pictures=0, maps=0, skipped=0)
         self._places = set()
         if self._active(phase):
             self._build(runner)
@@ -408,10 +410,12 @@ class CAMHook(Hook):
                         chosen: List[Tuple[int, int]]) -> None:
         step, phase_name = self._step_and_phase_name(runner, phase)
         if self.resume:
-            chosen = [
+            missing = [
                 sample for sample in chosen
                 if not self._done(runner, phase_name, data_batch, sample)
             ]
+            self._skipped += len(chosen) - len(missing)
+            chosen = missing
         if not chosen:
             return
         try:
@@ -711,17 +715,20 @@ class CAMHook(Hook):
         pending, self._pending = self._pending, []
         written, self._written = self._written, []
         exported, self._exported = self._exported, 0
+        skipped, self._skipped = self._skipped, 0
         rank, world_size = get_dist_info()
         if world_size > 1:
             # Visualizer.add_image only works on the first process; every
             # process must take part in the gather, even with no pictures.
-            gathered = all_gather_object((pending, written, exported))
-            pending = [item for part, _, _ in gathered for item in part]
-            written = [item for _, part, _ in gathered for item in part]
-            exported = sum(count for _, _, count in gathered)
+            gathered = all_gather_object((pending, written, exported, skipped))
+            pending = [item for part, *_ in gathered for item in part]
+            written = [item for _, part, *_ in gathered for item in part]
+            exported = sum(count for _, _, count, _ in gathered)
+            skipped = sum(count for *_, count in gathered)
         if rank != 0:
             return
         self._totals['maps'] += exported
+        self._totals['skipped'] += skipped
         self._totals['pictures'] += len(written)
         self._places.update(written)
         for _, name, picture, step in sorted(pending, key=lambda p: p[0]):
@@ -738,8 +745,18 @@ class CAMHook(Hook):
     def _log_destination(self, runner, phase: str) -> None:
         """One line per loop: how many pictures (and maps) went where."""
         pictures, maps = self._totals['pictures'], self._totals['maps']
+        skipped = self._totals['skipped']
         if self._writer is not None:
             self._places.add(osp.join(self._writer.folder, 'maps'))
+        if pictures == 0 and maps == 0 and skipped:
+            # resume needs out_dir: this is where the outputs are.
+            folder = osp.join(
+                self._out_root(runner),
+                self._step_and_phase_name(runner, phase)[1])
+            runner.logger.info(
+                f'CAMHook: all {skipped} sample(s) of {phase} were already '
+                f'exported to {folder} (resume=True): nothing to do')
+            return
         if pictures == 0 and maps == 0:
             runner.logger.info(
                 f'CAMHook: no picture in {phase}: no sample index was a '
@@ -752,6 +769,8 @@ class CAMHook(Hook):
                                       'has no vis_backends')
         what = f'{pictures} picture(s)' + (f' and the raw maps of {maps} '
                                            'sample(s)' if maps else '')
+        if skipped:
+            what += f' ({skipped} sample(s) already exported were skipped)'
         runner.logger.info(f'CAMHook: {what} of {phase} went to {where}')
 
 
