@@ -8,6 +8,7 @@ and alpha until :func:`to_bgr_uint8` converts them deliberately.
 import io
 import os
 import os.path as osp
+import warnings
 from typing import Optional, Tuple, Union
 
 import cv2
@@ -128,13 +129,52 @@ def check_pixels(height: int,
             '--max-pixels / max_pixels if the image is genuine')
 
 
+def _size_past_pillows_limit(content: bytes) -> Optional[Tuple[int, int]]:
+    """``(width, height)`` of an image Pillow refuses to open as a
+    decompression bomb (over twice ``Image.MAX_IMAGE_PIXELS``).
+
+    ``Image.open`` checks the size after a format plugin has read the
+    header; the plugins themselves read the header only, so asking them
+    directly gives the size of exactly the largest bombs, which mmcam's own
+    limit (``max_pixels``, which may be higher than Pillow's) must judge.
+    """
+    from PIL import Image
+    Image.init()
+    prefix = content[:16]
+    for format_id in Image.ID:
+        factory, accept = Image.OPEN[format_id]
+        accepted = accept(prefix) if accept else True
+        if not accepted or isinstance(accepted, str):  # str: a warning
+            continue
+        try:
+            with factory(io.BytesIO(content), '') as image:
+                return image.size
+        except Exception:  # noqa: BLE001  (not this format: try the next)
+            continue
+    return None
+
+
 def header_size(content: bytes) -> Optional[Tuple[int, int]]:
     """``(height, width)`` an image file declares, read from its header
-    without decoding the pixels; None for formats Pillow cannot parse."""
+    without decoding the pixels, whatever the size (Pillow's own
+    decompression-bomb limit does not apply); None for formats Pillow cannot
+    parse."""
     try:
         from PIL import Image
-        with Image.open(io.BytesIO(content)) as image:
-            width, height = image.size
+    except ImportError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            # Between Pillow's limit and twice it, Image.open warns;
+            # max_pixels decides instead.
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:
+        size = _size_past_pillows_limit(content)
+        if size is None:
+            return None
+        width, height = size
     except Exception:  # noqa: BLE001  (any unknown format: decode decides)
         return None
     return height, width
