@@ -84,8 +84,9 @@ def test_sizes_past_pillows_own_bomb_limit_are_read_from_the_header(
 
 # Runs in its own process, so that its peak memory is its own and the
 # address space can be capped: a regression fails in seconds with an
-# allocation error instead of decoding gigabytes.
-_READ_BOMB = '''
+# allocation error (or the timeout) instead of reading or decoding
+# gigabytes.
+_READ_IN_A_CAPPED_PROCESS = '''
 import resource, sys, time
 from mmcam.cam import CAMError
 from mmcam.utils import read_image
@@ -104,20 +105,52 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
 '''
 
 
+def read_in_a_capped_process(path):
+    """``read_image(path)`` in a fresh process with 1 GiB more address
+    space than its imports take: the message (or ``'read'``), the seconds
+    and the MB of peak memory the read added."""
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, '-c', _READ_IN_A_CAPPED_PROCESS,
+         str(path)],
+        cwd=repo,
+        env=dict(os.environ, PYTHONPATH=str(repo)),
+        capture_output=True,
+        text=True,
+        timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    message, seconds, megabytes = done.stdout.strip().splitlines()[-3:]
+    return message, float(seconds), float(megabytes)
+
+
 def test_a_20000_square_16_bit_rgba_bomb_is_refused_fast_and_small(
         png_bomb_writer, tmp_path):
     path = tmp_path / 'bomb.png'
     png_bomb_writer(path, 20000, 20000, bit_depth=16, color_type=6)
-    repo = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, '-c', _READ_BOMB,
-                           str(path)],
-                          cwd=repo,
-                          env=dict(os.environ, PYTHONPATH=str(repo)),
-                          capture_output=True,
-                          text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    message, seconds, megabytes = done.stdout.strip().splitlines()[-3:]
+    message, seconds, megabytes = read_in_a_capped_process(path)
     assert 'is 20000x20000 = 400,000,000 pixels, over the limit' in message
-    assert float(seconds) < 1
-    assert float(megabytes) < 200
+    assert seconds < 1
+    assert megabytes < 200
+
+
+def test_devices_and_fifos_named_like_images_are_refused(tmp_path):
+    (tmp_path / 'zero.png').symlink_to('/dev/zero')
+    os.mkfifo(tmp_path / 'fifo.png')
+    message, *_ = read_in_a_capped_process(tmp_path / 'zero.png')
+    assert message == (f"image '{tmp_path / 'zero.png'}' is a character "
+                       "device (a symbolic link to '/dev/zero'), not a "
+                       'regular file')
+    message, *_ = read_in_a_capped_process(tmp_path / 'fifo.png')
+    assert message == (f"image '{tmp_path / 'fifo.png'}' is a FIFO, not a "
+                       'regular file')
+
+
+def test_files_longer_than_the_pixel_limit_allows_are_not_read(tmp_path):
+    path = tmp_path / 'long.png'
+    path.write_bytes(bytes(30 << 20))  # more than 1000 px can take
+    with pytest.raises(
+            CAMError,
+            match=r"image '.*long.png' is 31,457,280 "
+            'bytes, over the limit of 16,793,216 bytes .*raise '
+            '--max-pixels'):
+        read_image(str(path), max_pixels=1000)
