@@ -159,6 +159,41 @@ def write_test_images(folder):
     return paths
 
 
+def write_png_bomb(path, width: int, height: int, bit_depth: int = 8,
+                   color_type: int = 0) -> None:
+    """Write a valid PNG of ``width`` x ``height`` zeros in a few MB.
+
+    Each row is compressed with a full flush, which resets zlib's window,
+    so every row after the first compresses to the same bytes: the file is
+    one row's output repeated, made in milliseconds whatever the size
+    (20000x20000 16-bit RGBA: 3.5 MB on disk, 3.2 GB decoded).
+
+    Args:
+        color_type (int): PNG's: 0 gray, 2 RGB, 4 gray + alpha, 6 RGBA.
+    """
+    import struct
+    import zlib
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[color_type]
+    row = bytes(1 + width * channels * bit_depth // 8)  # filter byte 0
+    compressor = zlib.compressobj(9)
+    first = compressor.compress(row) + compressor.flush(zlib.Z_FULL_FLUSH)
+    repeated = compressor.compress(row) + compressor.flush(zlib.Z_FULL_FLUSH)
+    end = compressor.flush(zlib.Z_FINISH)[:-4]  # without its Adler-32
+    # Adler-32 of n zero bytes: a = 1, b = n mod 65521.
+    adler = (height * len(row) % 65521) << 16 | 1
+    data = first + repeated * (height - 1) + end + struct.pack('>I', adler)
+
+    def chunk(kind, payload):
+        crc = zlib.crc32(kind + payload) & 0xffffffff
+        return struct.pack('>I', len(payload)) + kind + payload + \
+            struct.pack('>I', crc)
+
+    header = struct.pack('>IIBBBBB', width, height, bit_depth, color_type, 0,
+                         0, 0)
+    Path(path).write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) +
+                           chunk(b'IDAT', data) + chunk(b'IEND', b''))
+
+
 @pytest.fixture(scope='session')
 def load_tool():
     """``load_tool(path)``: a script under ``tools/`` imported as a module,
@@ -203,3 +238,9 @@ def tiny_model_writer():
 def tiny_classes():
     """The class names saved in the tiny models' checkpoints."""
     return TINY_CLASSES
+
+
+@pytest.fixture(scope='session')
+def png_bomb_writer():
+    """``write_png_bomb`` (see above): huge valid PNGs, cheaply."""
+    return write_png_bomb

@@ -6,14 +6,14 @@ colour the transparent pixels happen to hold. Images here keep their depth
 and alpha until :func:`to_bgr_uint8` converts them deliberately.
 """
 import io
-import os
-import os.path as osp
+import warnings
 from typing import Optional, Tuple, Union
 
 import cv2
 import numpy as np
 
 from ..cam.errors import CAMError
+from .local_files import read_regular_file
 
 # Pillow's default decompression-bomb limit: about 89.5 million pixels
 # (a 250 KB PNG can claim 16000x16000 and take gigabytes once decoded).
@@ -128,13 +128,62 @@ def check_pixels(height: int,
             '--max-pixels / max_pixels if the image is genuine')
 
 
+def _size_past_pillows_limit(content: bytes) -> Optional[Tuple[int, int]]:
+    """``(width, height)`` of an image Pillow refuses to open as a
+    decompression bomb (over twice ``Image.MAX_IMAGE_PIXELS``).
+
+    ``Image.open`` checks the size after a format plugin has read the
+    header; the plugins themselves read the header only, so asking them
+    directly gives the size of exactly the largest bombs, which mmcam's own
+    limit (``max_pixels``, which may be higher than Pillow's) must judge.
+    """
+    from PIL import Image
+    Image.init()
+    prefix = content[:16]
+    for format_id in Image.ID:
+        factory, accept = Image.OPEN[format_id]
+        accepted = accept(prefix) if accept else True
+        if not accepted or isinstance(accepted, str):  # str: a warning
+            continue
+        try:
+            with factory(io.BytesIO(content), '') as image:
+                return image.size
+        except Exception:  # noqa: BLE001  (not this format: try the next)
+            continue
+    return None
+
+
+def max_file_bytes(max_pixels: Optional[int]) -> Optional[int]:
+    """The most bytes an image file within ``max_pixels`` can hold: every
+    pixel stored uncompressed with 4 channels of 32 bits (float TIFF, the
+    widest pixels OpenCV reads), plus 16 MiB of headers and metadata; None
+    without a limit. Files over it are refused before they are read."""
+    if not max_pixels:
+        return None
+    return max_pixels * 16 + (16 << 20)
+
+
 def header_size(content: bytes) -> Optional[Tuple[int, int]]:
     """``(height, width)`` an image file declares, read from its header
-    without decoding the pixels; None for formats Pillow cannot parse."""
+    without decoding the pixels, whatever the size (Pillow's own
+    decompression-bomb limit does not apply); None for formats Pillow cannot
+    parse."""
     try:
         from PIL import Image
-        with Image.open(io.BytesIO(content)) as image:
-            width, height = image.size
+    except ImportError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            # Between Pillow's limit and twice it, Image.open warns;
+            # max_pixels decides instead.
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:
+        size = _size_past_pillows_limit(content)
+        if size is None:
+            return None
+        width, height = size
     except Exception:  # noqa: BLE001  (any unknown format: decode decides)
         return None
     return height, width
@@ -185,23 +234,24 @@ def read_image(image: Union[str, np.ndarray],
         np.ndarray: ``(H, W, 3)`` uint8 BGR.
 
     Raises:
-        CAMError: naming the file when it is missing or not an image.
+        CAMError: naming the file when it is missing, not a regular file
+            (a FIFO, a device, a socket, or a link to one), over the bytes
+            an image within ``max_pixels`` can take, or not an image.
     """
     if isinstance(image, np.ndarray):
         if image.ndim >= 2:
             check_pixels(*image.shape[:2], 'array', max_pixels)
         return to_bgr_uint8(image)
-    from mmengine import fileio
     path = str(image)
+    if '://' not in path:
+        content = read_regular_file(
+            path, 'image', max_file_bytes(max_pixels),
+            ' (the most an image within the pixel limit can take); raise '
+            '--max-pixels / max_pixels if the image is genuine')
+        return decode_image(content, path, max_pixels)
+    from mmengine import fileio
     try:
         content = fileio.get(path)
-    except FileNotFoundError:
-        if osp.islink(path):
-            raise CAMError(f'image {path!r} is a broken symbolic link '
-                           f'(to {os.readlink(path)!r})') from None
-        raise CAMError(f'image {path!r} does not exist') from None
-    except IsADirectoryError:
-        raise CAMError(f'image {path!r} is a folder') from None
     except Exception as error:  # network and other backend failures
         reason = str(error).strip().splitlines()[0] if str(error) else type(
             error).__name__

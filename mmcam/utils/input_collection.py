@@ -26,10 +26,11 @@ def is_image_file(path: str) -> bool:
 
 
 def _is_candidate(path: str) -> bool:
-    """An image file, or a link named like one that cannot be followed
-    (broken or looping): kept, so reading it reports the link instead of
-    the image silently going missing."""
-    return is_image_file(path) and (osp.isfile(path) or osp.islink(path))
+    """Anything but a folder named like an image: a file, and also a link
+    that cannot be followed (broken or looping), a FIFO, a device or a
+    socket, kept so that reading it reports what it is instead of the
+    image silently going missing."""
+    return is_image_file(path) and not osp.isdir(path)
 
 
 def _images_in_folder(folder: str) -> List[str]:
@@ -69,7 +70,7 @@ def _expand(item) -> List[Union[str, np.ndarray]]:
         matches = _unique_files(
             sorted(
                 p for p in glob.glob(path, recursive=True)
-                if osp.isfile(p) or osp.islink(p)))
+                if not osp.isdir(p)))
         if not matches:
             raise CAMError(f'no files match {path!r}')
         return matches

@@ -15,8 +15,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL = REPO_ROOT / 'tools' / 'vis_cam.py'
 
 
-def run_python(*args, env=None):
-    """``python ARGS`` in the repository, as a user runs it."""
+def run_python(*args, env=None, timeout=300, max_memory=None):
+    """``python ARGS`` in the repository, as a user runs it; ``max_memory``
+    caps its address space (bytes), so that a run that would read without
+    end fails instead of filling the machine."""
+
+    def cap_memory():
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
+
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     environment.update(env or {})
     return subprocess.run([sys.executable, *map(str, args)],
@@ -24,11 +31,12 @@ def run_python(*args, env=None):
                           env=environment,
                           capture_output=True,
                           text=True,
-                          timeout=300)
+                          timeout=timeout,
+                          preexec_fn=cap_memory if max_memory else None)
 
 
-def run_tool(*args, env=None):
-    return run_python(TOOL, *args, env=env)
+def run_tool(*args, env=None, **limits):
+    return run_python(TOOL, *args, env=env, **limits)
 
 
 @pytest.fixture(scope='module')
@@ -369,6 +377,48 @@ def test_one_bad_image_never_stops_the_folder(vis_cam, tiny_resnet,
     assert sorted(p.name.split('_gradcam')[0]
                   for p in out.iterdir()) == ['a_first', 'f_last']
     assert 'wrote 2 picture(s)' in stdout
+
+
+def test_devices_fifos_and_sockets_in_a_folder_are_reported_and_skipped(
+        tiny_resnet, test_images, tmp_path):
+    """Links to /dev/zero and /dev/urandom never end, a FIFO blocks its
+    reader: one line each, and the good image is still drawn."""
+    import socket
+    folder = tmp_path / 'special'
+    folder.mkdir()
+    shutil.copy(test_images['color'], folder / 'good.jpg')
+    (folder / 'urandom.png').symlink_to('/dev/urandom')
+    (folder / 'zero.png').symlink_to('/dev/zero')
+    os.mkfifo(folder / 'fifo.png')
+    (folder / 'link_to_fifo.png').symlink_to(folder / 'fifo.png')
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(folder / 'socket.png'))
+    config, checkpoint = tiny_resnet
+    out = tmp_path / 'cams'
+    try:
+        # A regression hangs on the FIFO or fills memory from /dev/zero:
+        # the timeout and the 8 GiB address space make it fail instead.
+        done = run_tool(folder, config, checkpoint, '--save-path', out,
+                        timeout=120, max_memory=8 << 30)
+    finally:
+        server.close()
+    assert done.returncode == 1, done.stderr
+    errors = done.stderr.strip().splitlines()
+    assert errors == [
+        f"error: image '{folder / 'fifo.png'}' is a FIFO, not a regular "
+        'file',
+        f"error: image '{folder / 'link_to_fifo.png'}' is a FIFO (a "
+        f"symbolic link to '{folder / 'fifo.png'}'), not a regular "
+        'file',
+        f"error: image '{folder / 'socket.png'}' is a socket, not a regular "
+        'file',
+        f"error: image '{folder / 'urandom.png'}' is a character device (a "
+        "symbolic link to '/dev/urandom'), not a regular file",
+        f"error: image '{folder / 'zero.png'}' is a character device (a "
+        "symbolic link to '/dev/zero'), not a regular file",
+        'error: 5 of 6 image(s) failed',
+    ]
+    assert [p.name.split('_')[0] for p in out.iterdir()] == ['good']
 
 
 def test_recursive_glob_through_a_link_loop_explains_each_image_once(

@@ -40,3 +40,16 @@ def test_empty_folder_and_unmatched_glob_are_errors(tmp_path):
         collect_images(str(tmp_path / '*.png'))
     with pytest.raises(CAMError, match='path or a numpy array'):
         collect_images([3])
+
+
+def test_special_files_named_like_images_are_kept_for_reading_to_report(
+        tmp_path):
+    import os
+    os.mkfifo(tmp_path / 'a_fifo.png')
+    (tmp_path / 'b_zero.png').symlink_to('/dev/zero')
+    (tmp_path / 'c_good.png').write_bytes(b'x')
+    names = ['a_fifo.png', 'b_zero.png', 'c_good.png']
+    assert collect_images(
+        str(tmp_path)) == [str(tmp_path / name) for name in names]
+    assert collect_images(str(
+        tmp_path / '*.png')) == [str(tmp_path / name) for name in names]
