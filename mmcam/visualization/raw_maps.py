@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..cam.errors import CAMError
+from ..cam.errors import CAMError, NotANumberError
 from .cam_visualizer import write_whole_file
 
 SETTINGS_FILE = 'export.json'
@@ -111,6 +111,12 @@ class RawMapWriter:
         Returns:
             str: The map file, relative to the folder.
         """
+        if not (np.isfinite(heatmaps).all() and np.isfinite(scores).all()):
+            # A NaN map would be clipped into a map of zeros and kept as
+            # done; a failure is retried when the export resumes.
+            raise NotANumberError(
+                'the heatmap or its score is not a number (NaN or inf); '
+                'not written')
         name = self.file_name(index, img_path)
         path = osp.join(self.folder, name)
         buffer = io.BytesIO()
@@ -134,7 +140,8 @@ class RawMapWriter:
         self._append(dict(index=index, img_path=img_path, error=error))
 
     def _append(self, record: dict) -> None:
-        self._index.write(json.dumps(record) + '\n')
+        # allow_nan=False: a NaN would make the line invalid JSON.
+        self._index.write(json.dumps(record, allow_nan=False) + '\n')
         # Each line reaches the disk as it is written: a preempted job
         # leaves an index of everything it finished.
         self._index.flush()

@@ -9,10 +9,11 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from mmengine.runner import Runner
 from runner_test_data import BLACK_SAMPLE, NUM_SAMPLES
 
-from mmcam.cam import CAMEngine, CAMError
+from mmcam.cam import CAMEngine, CAMError, ClassifierLogits
 from mmcam.engine import CAMHook
 from mmcam.engine.hooks import cam_hook
 from mmcam.visualization.raw_maps import read_index
@@ -200,3 +201,57 @@ def test_pictures_for_vis_backends_never_pile_up(tiny_cfg, monkeypatch):
     images = glob.glob(
         osp.join(runner.log_dir, 'vis_data', 'vis_image', '*.png'))
     assert len(images) == NUM_SAMPLES
+
+
+def _strict_json(line):
+    """``json.loads`` that refuses NaN and Infinity, as other readers do."""
+
+    def refuse(constant):
+        raise ValueError(f'{constant} in {line!r}')
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_a_nan_model_writes_no_map_and_logs_no_metric(tiny_cfg, tmp_path):
+    """NaN weights: no map is written, each sample is a failure in valid
+    JSON, and no metric is logged as if measured."""
+    out_dir = tmp_path / 'cams'
+    _export(tiny_cfg, out_dir, metrics=['avg_drop', 'increase'])
+    runner = Runner.from_cfg(tiny_cfg)
+    runner.model.head.fc.weight.data.fill_(float('nan'))
+    metrics = runner.test()
+    assert not [k for k in metrics if k.startswith('cam/')], metrics
+
+    folder = out_dir / 'test'
+    assert not glob.glob(str(folder / 'maps' / '*.npy'))
+    lines = (folder / 'index_rank0.jsonl').read_text().splitlines()
+    assert len(lines) == NUM_SAMPLES
+    for line in lines:
+        assert 'not a number' in _strict_json(line)['error']
+
+
+def test_a_nan_map_is_retried_on_resume(tiny_cfg, tmp_path, monkeypatch):
+    original_forward = ClassifierLogits.forward
+
+    def nan_on_black_image(module, inputs):
+        logits = original_forward(module, inputs)
+        black = inputs.flatten(2).std(dim=2).amax(dim=1) == 0
+        return torch.where(black[:, None], float('nan'), logits)
+
+    monkeypatch.setattr(ClassifierLogits, 'forward', nan_on_black_image)
+    out_dir = tmp_path / 'cams'
+    _export(tiny_cfg, out_dir)
+    Runner.from_cfg(tiny_cfg).test()
+    folder = out_dir / 'test'
+    records = read_index(str(folder))
+    assert 'not a number' in records[BLACK_SAMPLE]['error']
+    assert not glob.glob(str(folder / 'maps' / f'{BLACK_SAMPLE}_*.npy'))
+
+    monkeypatch.undo()
+    tiny_cfg.custom_hooks[0]['resume'] = True
+    tiny_cfg.experiment_name += '_resumed'
+    Runner.from_cfg(tiny_cfg).test()
+    records = read_index(str(folder))
+    assert len(records) == NUM_SAMPLES and all('file' in r for r in records)
+    maps = np.load(folder / records[BLACK_SAMPLE]['file'])
+    assert np.isfinite(maps).all()
