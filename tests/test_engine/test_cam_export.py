@@ -16,7 +16,7 @@ from runner_test_data import BLACK_SAMPLE, NUM_SAMPLES
 from mmcam.cam import CAMEngine, CAMError, ClassifierLogits
 from mmcam.engine import CAMHook
 from mmcam.engine.hooks import cam_hook
-from mmcam.visualization.raw_maps import read_index
+from mmcam.visualization.raw_maps import RawMapWriter, read_index
 
 
 def _export(cfg, out_dir, **kwargs):
@@ -255,3 +255,85 @@ def test_a_nan_map_is_retried_on_resume(tiny_cfg, tmp_path, monkeypatch):
     assert len(records) == NUM_SAMPLES and all('file' in r for r in records)
     maps = np.load(folder / records[BLACK_SAMPLE]['file'])
     assert np.isfinite(maps).all()
+
+
+def _count_engine_calls(monkeypatch):
+    calls = []
+    original_call = CAMEngine.__call__
+
+    def call(engine, inputs, **kwargs):
+        calls.append(len(inputs))
+        return original_call(engine, inputs, **kwargs)
+
+    monkeypatch.setattr(CAMEngine, '__call__', call)
+    return calls
+
+
+def _resume(cfg):
+    cfg.custom_hooks[0]['resume'] = True
+    cfg.experiment_name += '_resumed'
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+    with open(runner.logger.handlers[-1].baseFilename) as f:
+        return [line for line in f if 'CAMHook' in line]
+
+
+def test_resume_repairs_a_torn_index_and_broken_maps(tiny_cfg, tmp_path,
+                                                     monkeypatch):
+    """Killed mid-line, a garbage line, a truncated map, a map renamed
+    into place without its index line: the resumed export makes exactly
+    those samples again, says so in one line, and ends complete."""
+    out_dir = tmp_path / 'cams'
+    _export(tiny_cfg, out_dir)
+    Runner.from_cfg(tiny_cfg).test()
+    folder = out_dir / 'test'
+    index = folder / 'index_rank0.jsonl'
+    lines = index.read_text().splitlines(keepends=True)
+    by_index = {json.loads(line)['index']: line for line in lines}
+    by_index[3] = 'x{"index": 3, "file"\n'  # garbage in the middle
+    torn = by_index.pop(8)
+    del by_index[6]  # its map is there, its line never written
+    index.write_text(''.join(by_index[i] for i in sorted(by_index)) +
+                     torn[:len(torn) // 2])  # killed mid-line
+    truncated = folder / json.loads(by_index[5])['file']
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    with pytest.warns(UserWarning, match='2 line.* not records'):
+        assert len(read_index(str(folder))) == NUM_SAMPLES - 3
+
+    calls = _count_engine_calls(monkeypatch)
+    log = _resume(tiny_cfg)
+    assert sum(calls) == 4  # samples 3, 5, 6 and 8
+    assert len(log) == 1 and 'resuming the export' in log[0]
+    assert (f'{NUM_SAMPLES - 4} sample(s) done; repaired 2 broken index '
+            'line(s) (dropped), 1 unreadable map(s) and 3 map(s) without '
+            'an index line') in log[0]
+    for line in index.read_text().splitlines():
+        _strict_json(line)
+    records = read_index(str(folder))
+    assert [r['index'] for r in records] == list(range(NUM_SAMPLES))
+    for record in records:
+        assert np.load(folder / record['file']).shape == (1, 32, 32)
+
+    # Nothing left to repair or to make.
+    calls.clear()
+    log = _resume(tiny_cfg)
+    assert calls == [] and 'WARNING' not in ''.join(log)
+
+
+def test_resume_on_fewer_processes_reads_back_their_maps(tmp_path):
+    """Maps another process indexed count as done only if they read back
+    (the number of processes changed between runs)."""
+    folder = str(tmp_path / 'test')
+    settings = dict(method='GradCAM')
+    other = RawMapWriter(folder, 1, settings, resume=False)
+    for index in (1, 3):
+        other.write(index, f'{index}.png', np.ones((1, 4, 4)), [0], [0.5],
+                    ['disc'], 'image')
+    other.close()
+    broken = tmp_path / 'test' / RawMapWriter.file_name(3, '3.png')
+    broken.write_bytes(broken.read_bytes()[:64])
+
+    writer = RawMapWriter(folder, 0, settings, resume=True)
+    assert writer.done(1, '1.png')
+    assert not writer.done(3, '3.png') and not writer.done(5, '5.png')
+    writer.close()

@@ -105,7 +105,10 @@ class CAMHook(Hook):
         resume (bool): Skip samples whose outputs already exist in
             ``out_dir`` (raw maps when ``save_raw``, else pictures), so a
             preempted job continues where it stopped; refuses outputs made
-            with other settings. Needs ``out_dir``. Defaults to False.
+            with other settings. Raw maps count only when they read back
+            and are indexed: torn index lines are dropped, broken or
+            unindexed maps made again, and one line says how many. Needs
+            ``out_dir``. Defaults to False.
         enable (bool): Whether to draw anything. Defaults to True.
         phases (Sequence[str]): Loops to draw in, from ``'val'`` and
             ``'test'``. Defaults to both.
@@ -312,6 +315,8 @@ class CAMHook(Hook):
                 self._writer = RawMapWriter(
                     osp.join(self._out_root(runner), phase_name), rank,
                     self._export_settings(runner), self.resume)
+                if self.resume:
+                    self._report_resume(runner, world_size)
                 # The first process's share of the dataset, which the
                 # others match to within a sample.
                 self._progress = terminal_progress(
@@ -321,6 +326,30 @@ class CAMHook(Hook):
                     enabled=rank == 0)
                 if not self._progress.disable:
                     self._restore_logging = log_above_progress(runner.logger)
+
+    def _report_resume(self, runner, world_size: int) -> None:
+        """One line: how many samples were done, and what resuming found
+        broken (every process's count)."""
+        counts = [self._writer.done_count, self._writer.repairs]
+        if world_size > 1:
+            gathered = all_gather_object(counts)
+            counts = [
+                sum(done for done, _ in gathered), {
+                    key: sum(repairs[key] for _, repairs in gathered)
+                    for key in self._writer.repairs
+                }
+            ]
+        done, repairs = counts
+        line = (f'CAMHook: resuming the export in {self._writer.folder}: '
+                f'{done} sample(s) done')
+        if not any(repairs.values()):
+            runner.logger.info(line)
+            return
+        runner.logger.warning(
+            f'{line}; repaired {repairs["index_lines"]} broken index '
+            f'line(s) (dropped), {repairs["unreadable_maps"]} unreadable '
+            f'map(s) and {repairs["unindexed_maps"]} map(s) without an '
+            'index line (both made again)')
 
     def _export_settings(self, runner) -> dict:
         """What the raw maps depend on, compared when resuming."""
