@@ -61,8 +61,9 @@ class RawMapWriter:
         rank (int): This process's rank; each process writes its own
             index file.
         settings (dict): What the maps depend on (method, layers,
-            categories, model); stored in ``export.json`` and compared on
-            resume.
+            categories; fingerprints of the weights, data preprocessor and
+            pipeline under keys ending in ``_sha1``); stored in
+            ``export.json`` and compared on resume.
         resume (bool): Keep the maps already in ``folder`` and skip their
             samples. Without it, existing index files are started afresh.
     """
@@ -143,10 +144,16 @@ class RawMapWriter:
                 if stored.get(k) != settings.get(k))
             if changed:
                 key = changed[0]
+                if key.endswith('_sha1') and key in stored:
+                    made_with = (f'other {key[:-5].replace("_", " ")} '
+                                 f'(fingerprint {str(stored[key])[:12]}, '
+                                 f'this run has {settings.get(key)[:12]})')
+                else:
+                    made_with = (f'{key}={stored.get(key)!r}, this run has '
+                                 f'{settings.get(key)!r}')
                 raise CAMError(
                     f'cannot resume in {self.folder!r}: its maps were made '
-                    f'with {key}={stored.get(key)!r}, this run has '
-                    f'{settings.get(key)!r}; use another out_dir or '
+                    f'with {made_with}; use another out_dir or '
                     'resume=False')
         elif rank == 0:
             write_whole_file(json.dumps(settings, indent=2).encode(), path)

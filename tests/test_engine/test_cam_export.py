@@ -337,3 +337,61 @@ def test_resume_on_fewer_processes_reads_back_their_maps(tmp_path):
     assert writer.done(1, '1.png')
     assert not writer.done(3, '3.png') and not writer.done(5, '5.png')
     writer.close()
+
+
+def _checkpoint_of(cfg, path, seed):
+    """A checkpoint of the config's model with weights drawn from
+    ``seed``."""
+    import torch
+    from mmengine.runner import save_checkpoint
+    model = Runner.from_cfg(cfg).model
+    generator = torch.Generator().manual_seed(seed)
+    for param in model.parameters():
+        param.data = torch.randn(param.shape, generator=generator) * 0.1
+    save_checkpoint(dict(state_dict=model.state_dict(), meta={}), str(path))
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda cfg: cfg.data_preprocessor.update(mean=[0, 0, 0]),
+     'other data preprocessor'),
+    (lambda cfg: cfg.test_dataloader.dataset.pipeline.insert(
+        1, dict(type='Resize', scale=40)), 'other test pipeline'),
+    (lambda cfg: cfg.custom_hooks[0].update(target_layers='backbone.layer3'),
+     "target_layers=\\['backbone.layer4'\\]"),
+])
+def test_resume_refuses_what_changes_the_maps(tiny_cfg, tmp_path, change,
+                                              message):
+    out_dir = tmp_path / 'cams'
+    _export(tiny_cfg, out_dir, target_layers='backbone.layer4')
+    Runner.from_cfg(tiny_cfg).test()
+    tiny_cfg.custom_hooks[0]['resume'] = True
+    tiny_cfg.experiment_name += '_changed'
+    change(tiny_cfg)
+    with pytest.raises(CAMError, match=f'cannot resume in .*made with '
+                       f'{message}') as error:
+        Runner.from_cfg(tiny_cfg).test()
+    assert '\n' not in str(error.value)
+
+
+def test_resume_knows_weights_by_content_not_path(tiny_cfg, tmp_path,
+                                                  monkeypatch):
+    """The same checkpoint by a relative path resumes; other weights saved
+    under the same path are refused."""
+    checkpoint = tmp_path / 'model.pth'
+    _checkpoint_of(tiny_cfg, checkpoint, seed=1)
+    out_dir = tmp_path / 'cams'
+    tiny_cfg.load_from = str(checkpoint)
+    _export(tiny_cfg, out_dir)
+    Runner.from_cfg(tiny_cfg).test()
+
+    monkeypatch.chdir(tmp_path)
+    tiny_cfg.load_from = 'model.pth'
+    calls = _count_engine_calls(monkeypatch)
+    _resume(tiny_cfg)
+    assert calls == []
+
+    _checkpoint_of(tiny_cfg, checkpoint, seed=2)
+    tiny_cfg.experiment_name += '_other_weights'
+    with pytest.raises(CAMError, match='made with other weights '
+                       r'\(fingerprint [0-9a-f]{12}, this run has'):
+        Runner.from_cfg(tiny_cfg).test()

@@ -1,5 +1,4 @@
 """CAMHook: class activation maps of validation and test samples."""
-import hashlib
 import os.path as osp
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -12,6 +11,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
+from mmcam.engine.export_fingerprint import export_fingerprint
 from mmcam.engine.loop_samples import (SampleGeometries, ground_truth,
                                        network_input_image, sampler_indices)
 from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
@@ -314,7 +314,8 @@ class CAMHook(Hook):
                 _, phase_name = self._step_and_phase_name(runner, phase)
                 self._writer = RawMapWriter(
                     osp.join(self._out_root(runner), phase_name), rank,
-                    self._export_settings(runner), self.resume)
+                    self._export_settings(runner, loop.dataloader.dataset),
+                    self.resume)
                 if self.resume:
                     self._report_resume(runner, world_size)
                 # The first process's share of the dataset, which the
@@ -351,20 +352,12 @@ class CAMHook(Hook):
             f'map(s) and {repairs["unindexed_maps"]} map(s) without an '
             'index line (both made again)')
 
-    def _export_settings(self, runner) -> dict:
+    def _export_settings(self, runner, dataset) -> dict:
         """What the raw maps depend on, compared when resuming."""
-        settings = self.settings
         cfg = getattr(runner, 'cfg', None)
-        model_cfg = cfg.get('model') if cfg is not None else None
-        return dict(
-            method=self.engine.method.name,
-            target_layers=self.engine.target_layer_names,
-            target_category=settings.target_category,
-            topk=settings.topk,
-            eigen_smooth=settings.eigen_smooth,
-            aug_smooth=settings.aug_smooth,
-            model=hashlib.sha1(str(model_cfg).encode()).hexdigest()[:12],
-            checkpoint=cfg.get('load_from') if cfg is not None else None)
+        return export_fingerprint(
+            self.engine, cfg.get('model') if cfg is not None else None,
+            dataset)
 
     def _active(self, phase: str) -> bool:
         return self.enable and phase in self.phases
