@@ -136,9 +136,24 @@ class RawMapWriter:
     def _check_settings(self, settings: dict, rank: int) -> None:
         path = osp.join(self.folder, SETTINGS_FILE)
         settings = json.loads(json.dumps(settings))  # as it reads back
+        if self.resume and not osp.isfile(path) and (
+                any(Path(self.folder, MAPS_FOLDER).glob('*.npy'))
+                or any(Path(self.folder).glob('index_rank*.jsonl'))):
+            raise CAMError(
+                f'cannot resume in {self.folder!r}: it has maps but no '
+                f'{SETTINGS_FILE}, so what made them is unknown; use '
+                'another out_dir or resume=False')
         if self.resume and osp.isfile(path):
-            with open(path) as f:
-                stored = json.load(f)
+            try:
+                with open(path, 'rb') as f:
+                    stored = json.loads(f.read())
+                if not isinstance(stored, dict):
+                    raise ValueError('not a JSON object')
+            except ValueError as error:
+                raise CAMError(
+                    f'cannot resume in {self.folder!r}: its {SETTINGS_FILE} '
+                    f'is not readable ({type(error).__name__}); use another '
+                    'out_dir or resume=False') from None
             changed = sorted(
                 k for k in set(stored) | set(settings)
                 if stored.get(k) != settings.get(k))

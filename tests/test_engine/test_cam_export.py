@@ -325,6 +325,7 @@ def test_resume_on_fewer_processes_reads_back_their_maps(tmp_path):
     (the number of processes changed between runs)."""
     folder = str(tmp_path / 'test')
     settings = dict(method='GradCAM')
+    RawMapWriter(folder, 0, settings, resume=False).close()
     other = RawMapWriter(folder, 1, settings, resume=False)
     for index in (1, 3):
         other.write(index, f'{index}.png', np.ones((1, 4, 4)), [0], [0.5],
@@ -395,3 +396,22 @@ def test_resume_knows_weights_by_content_not_path(tiny_cfg, tmp_path,
     with pytest.raises(CAMError, match='made with other weights '
                        r'\(fingerprint [0-9a-f]{12}, this run has'):
         Runner.from_cfg(tiny_cfg).test()
+
+
+@pytest.mark.parametrize('tamper, message', [
+    (lambda path: path.write_text('{"method": "GradC'),
+     'its export.json is not readable'),
+    (lambda path: path.write_text('[1, 2]'), 'its export.json is not '
+     'readable'),
+    (lambda path: path.unlink(), 'it has maps but no export.json'),
+])
+def test_resume_refuses_unknown_settings_in_one_line(tmp_path, tamper,
+                                                     message):
+    folder = str(tmp_path / 'test')
+    writer = RawMapWriter(folder, 0, dict(method='GradCAM'), resume=False)
+    writer.write(0, '0.png', np.ones((1, 4, 4)), [0], [0.5], ['disc'],
+                 'image')
+    writer.close()
+    tamper(tmp_path / 'test' / 'export.json')
+    with pytest.raises(CAMError, match=f'cannot resume in .*{message}'):
+        RawMapWriter(folder, 0, dict(method='GradCAM'), resume=True)
