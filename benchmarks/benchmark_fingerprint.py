@@ -13,17 +13,20 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 MODELS = {
-    'resnet18': dict(
+    'resnet18':
+    dict(
         type='ImageClassifier',
         backbone=dict(type='ResNet', depth=18),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='LinearClsHead', num_classes=1000, in_channels=512)),
-    'resnet50': dict(
+    'resnet50':
+    dict(
         type='ImageClassifier',
         backbone=dict(type='ResNet', depth=50),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='LinearClsHead', num_classes=1000, in_channels=2048)),
-    'vit-base-p16': dict(
+    'vit-base-p16':
+    dict(
         type='ImageClassifier',
         backbone=dict(type='VisionTransformer', arch='b', img_size=224),
         head=dict(

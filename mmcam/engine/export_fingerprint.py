@@ -62,8 +62,7 @@ def weights_sha1(model: nn.Module) -> str:
         if not isinstance(tensor, torch.Tensor):
             digest.update(f'{name}={tensor!r};'.encode())
             continue
-        digest.update(
-            f'{name}:{tensor.dtype}:{tuple(tensor.shape)};'.encode())
+        digest.update(f'{name}:{tensor.dtype}:{tuple(tensor.shape)};'.encode())
         _update_with_values(digest, tensor)
     return digest.hexdigest()
 
@@ -82,8 +81,8 @@ def data_preprocessor_sha1(model: nn.Module) -> str:
     plain = {
         key: value
         for key, value in vars(preprocessor).items()
-        if key != 'training' and isinstance(
-            value, (bool, int, float, str, tuple, list, type(None)))
+        if key != 'training' and isinstance(value, (bool, int, float, str,
+                                                    tuple, list, type(None)))
     }
     digest.update(_ADDRESS.sub('', repr(sorted(plain.items()))).encode())
     return digest.hexdigest()

@@ -19,6 +19,7 @@ process's index, a map that cannot be read is made again, and a map left
 without its index line (killed between the two writes) is made again and
 indexed.
 """
+import hashlib
 import io
 import json
 import os
@@ -123,11 +124,14 @@ class RawMapWriter:
                 osp.join(MAPS_FOLDER, m.name) not in indexed for m in maps)
 
     def _map_reads_back(self, record: dict) -> bool:
-        """Whether the record's map loads, with the record's shape and
-        values in [0, 1]."""
+        """Whether the record's map is the file that was indexed (its
+        SHA-1) and loads with the record's shape and finite values."""
         try:
-            maps = np.load(
-                osp.join(self.folder, record['file']), allow_pickle=False)
+            with open(osp.join(self.folder, record['file']), 'rb') as f:
+                data = f.read()
+            if record.get('sha1', _sha1(data)) != _sha1(data):
+                return False  # replaced since it was indexed
+            maps = np.load(io.BytesIO(data), allow_pickle=False)
         except (OSError, ValueError, EOFError):
             return False
         return list(maps.shape) == record.get('shape') and bool(
@@ -218,6 +222,7 @@ class RawMapWriter:
                 index=index,
                 img_path=img_path,
                 file=name,
+                sha1=_sha1(buffer.getvalue()),
                 shape=list(heatmaps.shape),
                 space=space,
                 categories=[int(c) for c in categories],
@@ -261,6 +266,10 @@ def _read_records(path: str) -> Tuple[List[dict], int]:
             else:
                 broken += 1
     return records, broken
+
+
+def _sha1(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
 
 
 def _refuse_constant(name: str):

@@ -280,9 +280,10 @@ def _resume(cfg):
 
 def test_resume_repairs_a_torn_index_and_broken_maps(tiny_cfg, tmp_path,
                                                      monkeypatch):
-    """Killed mid-line, a garbage line, a truncated map, a map renamed
-    into place without its index line: the resumed export makes exactly
-    those samples again, says so in one line, and ends complete."""
+    """Killed mid-line, a garbage line, a truncated map, a map replaced
+    since, a map renamed into place without its index line: the resumed
+    export makes exactly those samples again, says so in one line, and
+    ends complete."""
     out_dir = tmp_path / 'cams'
     _export(tiny_cfg, out_dir)
     Runner.from_cfg(tiny_cfg).test()
@@ -297,16 +298,18 @@ def test_resume_repairs_a_torn_index_and_broken_maps(tiny_cfg, tmp_path,
                      torn[:len(torn) // 2])  # killed mid-line
     truncated = folder / json.loads(by_index[5])['file']
     truncated.write_bytes(truncated.read_bytes()[:100])
+    replaced = folder / json.loads(by_index[7])['file']
+    np.save(replaced, np.zeros((1, 32, 32), np.float16))  # same shape
     with pytest.warns(UserWarning, match='2 line.* not records'):
         assert len(read_index(str(folder))) == NUM_SAMPLES - 3
 
     calls = _count_engine_calls(monkeypatch)
     log = _resume(tiny_cfg)
-    assert sum(calls) == 4  # samples 3, 5, 6 and 8
+    assert sum(calls) == 5  # samples 3, 5, 6, 7 and 8
     assert len(log) == 1 and 'resuming the export' in log[0]
-    assert (f'{NUM_SAMPLES - 4} sample(s) done; repaired 2 broken index '
-            'line(s) (dropped), 1 unreadable map(s) and 3 map(s) without '
-            'an index line') in log[0]
+    assert (f'{NUM_SAMPLES - 5} sample(s) done; repaired 2 broken index '
+            'line(s) (dropped), 2 unreadable or changed map(s) and 3 map(s) '
+            'without an index line') in log[0]
     for line in index.read_text().splitlines():
         _strict_json(line)
     records = read_index(str(folder))
@@ -368,8 +371,9 @@ def test_resume_refuses_what_changes_the_maps(tiny_cfg, tmp_path, change,
     tiny_cfg.custom_hooks[0]['resume'] = True
     tiny_cfg.experiment_name += '_changed'
     change(tiny_cfg)
-    with pytest.raises(CAMError, match=f'cannot resume in .*made with '
-                       f'{message}') as error:
+    with pytest.raises(
+            CAMError, match=f'cannot resume in .*made with '
+            f'{message}') as error:
         Runner.from_cfg(tiny_cfg).test()
     assert '\n' not in str(error.value)
 
@@ -393,8 +397,10 @@ def test_resume_knows_weights_by_content_not_path(tiny_cfg, tmp_path,
 
     _checkpoint_of(tiny_cfg, checkpoint, seed=2)
     tiny_cfg.experiment_name += '_other_weights'
-    with pytest.raises(CAMError, match='made with other weights '
-                       r'\(fingerprint [0-9a-f]{12}, this run has'):
+    with pytest.raises(
+            CAMError,
+            match='made with other weights '
+            r'\(fingerprint [0-9a-f]{12}, this run has'):
         Runner.from_cfg(tiny_cfg).test()
 
 
@@ -409,8 +415,7 @@ def test_resume_refuses_unknown_settings_in_one_line(tmp_path, tamper,
                                                      message):
     folder = str(tmp_path / 'test')
     writer = RawMapWriter(folder, 0, dict(method='GradCAM'), resume=False)
-    writer.write(0, '0.png', np.ones((1, 4, 4)), [0], [0.5], ['disc'],
-                 'image')
+    writer.write(0, '0.png', np.ones((1, 4, 4)), [0], [0.5], ['disc'], 'image')
     writer.close()
     tamper(tmp_path / 'test' / 'export.json')
     with pytest.raises(CAMError, match=f'cannot resume in .*{message}'):

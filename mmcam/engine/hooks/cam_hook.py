@@ -349,15 +349,15 @@ class CAMHook(Hook):
         runner.logger.warning(
             f'{line}; repaired {repairs["index_lines"]} broken index '
             f'line(s) (dropped), {repairs["unreadable_maps"]} unreadable '
-            f'map(s) and {repairs["unindexed_maps"]} map(s) without an '
-            'index line (both made again)')
+            f'or changed map(s) and {repairs["unindexed_maps"]} map(s) '
+            'without an index line (both made again)')
 
     def _export_settings(self, runner, dataset) -> dict:
         """What the raw maps depend on, compared when resuming."""
         cfg = getattr(runner, 'cfg', None)
         return export_fingerprint(
-            self.engine, cfg.get('model') if cfg is not None else None,
-            dataset)
+            self.engine,
+            cfg.get('model') if cfg is not None else None, dataset)
 
     def _active(self, phase: str) -> bool:
         return self.enable and phase in self.phases
