@@ -14,7 +14,8 @@ from mmengine.dataset import pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.registry import DefaultScope
 
-from ..cam import CAMEngine, CAMError, CAMSettings, LayerRecord
+from ..cam import (CAMEngine, CAMError, CAMSettings, LayerRecord,
+                   NotANumberError)
 from ..cam.settings import TargetCategory
 from ..evaluation import CAMQuality, GroundTruthRegion
 from ..evaluation.cam_quality import MetricsArg
@@ -586,7 +587,13 @@ class CAMInferencer(BaseInferencer):
         ``metrics`` when a ``quality`` measurer is given."""
         data = self.model.data_preprocessor(
             pseudo_collate([s.packed for s in samples]), False)
-        result = self.engine(data['inputs'], **overrides)
+        try:
+            result = self.engine(data['inputs'], **overrides)
+        except NotANumberError as error:
+            broken = samples[error.rows[0]]
+            name = broken.path or f'array {broken.index}'
+            raise NotANumberError(f'no heatmap for image {name!r}: {error}',
+                                  error.rows) from None
         for i, sample in enumerate(samples):
             # Images of different sizes were padded at the bottom-right
             # into one batch; keep each image's own part.

@@ -35,7 +35,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .attention import attention_blocks, readout_rows
 from .attention_cam import AttentionCAM
-from .errors import CAMError
+from .errors import CAMError, NotANumberError
 from .feature_maps import (default_num_extra_tokens, first_tensor,
                            replace_first_tensor, to_feature_map)
 from .methods import CAMMethod, get_method
@@ -72,6 +72,32 @@ class CAMResult:
     pred_scores: np.ndarray
     target_layers: List[str]
     method: str
+
+
+def _refuse_not_a_number(heatmaps: np.ndarray, probs: torch.Tensor) -> None:
+    """Raise for rows whose probabilities or heatmaps are NaN or infinite.
+
+    Every method rescales its maps into [0, 1] with an epsilon, so a NaN
+    only comes from NaN weights, activations or inputs; such a map would
+    pass for one in [0, 1] (it is drawn as 0) and its metrics for numbers.
+
+    Raises:
+        NotANumberError: naming what is broken, with the broken rows.
+    """
+    bad_output = ~torch.isfinite(probs).all(dim=-1).numpy()
+    bad_map = ~np.isfinite(heatmaps.reshape(len(heatmaps), -1)).all(axis=1)
+    rows = np.flatnonzero(bad_output | bad_map).tolist()
+    if not rows:
+        return
+    if bad_output.any():
+        raise NotANumberError(
+            "the model's output is not a number (NaN or inf), so there is "
+            'no heatmap; check the checkpoint (NaN weights) and the input',
+            rows)
+    raise NotANumberError(
+        'the heatmap is not a number (NaN or inf): the target layers\' '
+        'activations or gradients are; check the checkpoint and the input',
+        rows)
 
 
 class ClassifierLogits(nn.Module):
@@ -381,6 +407,10 @@ class CAMEngine:
             target_category: Overrides ``settings.target_category``.
             topk: Overrides ``settings.topk``.
             gt_labels (Sequence[int], optional): Labels for ``'gt'``.
+
+        Raises:
+            NotANumberError: When a row's output or heatmap is NaN or
+                infinite (the error lists the rows).
         """
         if target_category is _UNSET:
             target_category = self.settings.target_category
@@ -405,6 +435,7 @@ class CAMEngine:
                     inputs, layers, choose)
 
         probs = self.probabilities(logits.detach()).cpu()
+        _refuse_not_a_number(heatmaps, probs)
         return CAMResult(
             heatmaps=heatmaps.astype(np.float32),
             categories=categories.numpy(),

@@ -8,3 +8,17 @@ class CAMError(ValueError):
     The tools print it as one line and exit non-zero; the hook reports it
     when a run starts.
     """
+
+
+class NotANumberError(CAMError):
+    """The model's output or a heatmap is NaN or infinite: a broken
+    checkpoint or input, never a heatmap to keep.
+
+    Args:
+        message (str): The one-line message.
+        rows (list[int]): The rows of the batch that are broken.
+    """
+
+    def __init__(self, message: str, rows=()) -> None:
+        super().__init__(message)
+        self.rows = list(rows)

@@ -9,13 +9,14 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from mmengine.runner import Runner
 from runner_test_data import BLACK_SAMPLE, NUM_SAMPLES
 
-from mmcam.cam import CAMEngine, CAMError
+from mmcam.cam import CAMEngine, CAMError, ClassifierLogits
 from mmcam.engine import CAMHook
 from mmcam.engine.hooks import cam_hook
-from mmcam.visualization.raw_maps import read_index
+from mmcam.visualization.raw_maps import RawMapWriter, read_index
 
 
 def _export(cfg, out_dir, **kwargs):
@@ -246,3 +247,222 @@ def test_resume_says_how_many_samples_were_already_exported(
         f'CAMHook: 0 picture(s) and the raw maps of 2 sample(s) '
         f'({NUM_SAMPLES - 2} sample(s) already exported were skipped) of '
         'test went to ')
+
+
+def _strict_json(line):
+    """``json.loads`` that refuses NaN and Infinity, as other readers do."""
+
+    def refuse(constant):
+        raise ValueError(f'{constant} in {line!r}')
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_a_nan_model_writes_no_map_and_logs_no_metric(tiny_cfg, tmp_path):
+    """NaN weights: no map is written, each sample is a failure in valid
+    JSON, and no metric is logged as if measured."""
+    out_dir = tmp_path / 'cams'
+    _export(tiny_cfg, out_dir, metrics=['avg_drop', 'increase'])
+    runner = Runner.from_cfg(tiny_cfg)
+    runner.model.head.fc.weight.data.fill_(float('nan'))
+    metrics = runner.test()
+    assert not [k for k in metrics if k.startswith('cam/')], metrics
+
+    folder = out_dir / 'test'
+    assert not glob.glob(str(folder / 'maps' / '*.npy'))
+    lines = (folder / 'index_rank0.jsonl').read_text().splitlines()
+    assert len(lines) == NUM_SAMPLES
+    for line in lines:
+        assert 'not a number' in _strict_json(line)['error']
+
+
+def test_a_nan_map_is_retried_on_resume(tiny_cfg, tmp_path, monkeypatch):
+    original_forward = ClassifierLogits.forward
+
+    def nan_on_black_image(module, inputs):
+        logits = original_forward(module, inputs)
+        black = inputs.flatten(2).std(dim=2).amax(dim=1) == 0
+        return torch.where(black[:, None], float('nan'), logits)
+
+    monkeypatch.setattr(ClassifierLogits, 'forward', nan_on_black_image)
+    out_dir = tmp_path / 'cams'
+    _export(tiny_cfg, out_dir)
+    Runner.from_cfg(tiny_cfg).test()
+    folder = out_dir / 'test'
+    records = read_index(str(folder))
+    assert 'not a number' in records[BLACK_SAMPLE]['error']
+    assert not glob.glob(str(folder / 'maps' / f'{BLACK_SAMPLE}_*.npy'))
+
+    monkeypatch.undo()
+    tiny_cfg.custom_hooks[0]['resume'] = True
+    tiny_cfg.experiment_name += '_resumed'
+    Runner.from_cfg(tiny_cfg).test()
+    records = read_index(str(folder))
+    assert len(records) == NUM_SAMPLES and all('file' in r for r in records)
+    maps = np.load(folder / records[BLACK_SAMPLE]['file'])
+    assert np.isfinite(maps).all()
+
+
+def _count_engine_calls(monkeypatch):
+    calls = []
+    original_call = CAMEngine.__call__
+
+    def call(engine, inputs, **kwargs):
+        calls.append(len(inputs))
+        return original_call(engine, inputs, **kwargs)
+
+    monkeypatch.setattr(CAMEngine, '__call__', call)
+    return calls
+
+
+def _resume(cfg):
+    cfg.custom_hooks[0]['resume'] = True
+    cfg.experiment_name += '_resumed'
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+    with open(runner.logger.handlers[-1].baseFilename) as f:
+        return [line for line in f if 'CAMHook' in line]
+
+
+def test_resume_repairs_a_torn_index_and_broken_maps(tiny_cfg, tmp_path,
+                                                     monkeypatch):
+    """Killed mid-line, a garbage line, a truncated map, a map replaced
+    since, a map renamed into place without its index line: the resumed
+    export makes exactly those samples again, says so in one line, and
+    ends complete."""
+    out_dir = tmp_path / 'cams'
+    _export(tiny_cfg, out_dir)
+    Runner.from_cfg(tiny_cfg).test()
+    folder = out_dir / 'test'
+    index = folder / 'index_rank0.jsonl'
+    lines = index.read_text().splitlines(keepends=True)
+    by_index = {json.loads(line)['index']: line for line in lines}
+    by_index[3] = 'x{"index": 3, "file"\n'  # garbage in the middle
+    torn = by_index.pop(8)
+    del by_index[6]  # its map is there, its line never written
+    index.write_text(''.join(by_index[i] for i in sorted(by_index)) +
+                     torn[:len(torn) // 2])  # killed mid-line
+    truncated = folder / json.loads(by_index[5])['file']
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    replaced = folder / json.loads(by_index[7])['file']
+    np.save(replaced, np.zeros((1, 32, 32), np.float16))  # same shape
+    with pytest.warns(UserWarning, match='2 line.* not records'):
+        assert len(read_index(str(folder))) == NUM_SAMPLES - 3
+
+    calls = _count_engine_calls(monkeypatch)
+    log = _resume(tiny_cfg)
+    assert sum(calls) == 5  # samples 3, 5, 6, 7 and 8
+    assert len(log) == 1 and 'resuming the export' in log[0]
+    assert (f'{NUM_SAMPLES - 5} sample(s) done; repaired 2 broken index '
+            'line(s) (dropped), 2 unreadable or changed map(s) and 3 map(s) '
+            'without an index line') in log[0]
+    for line in index.read_text().splitlines():
+        _strict_json(line)
+    records = read_index(str(folder))
+    assert [r['index'] for r in records] == list(range(NUM_SAMPLES))
+    for record in records:
+        assert np.load(folder / record['file']).shape == (1, 32, 32)
+
+    # Nothing left to repair or to make.
+    calls.clear()
+    log = _resume(tiny_cfg)
+    assert calls == [] and 'WARNING' not in ''.join(log)
+
+
+def test_resume_on_fewer_processes_reads_back_their_maps(tmp_path):
+    """Maps another process indexed count as done only if they read back
+    (the number of processes changed between runs)."""
+    folder = str(tmp_path / 'test')
+    settings = dict(method='GradCAM')
+    RawMapWriter(folder, 0, settings, resume=False).close()
+    other = RawMapWriter(folder, 1, settings, resume=False)
+    for index in (1, 3):
+        other.write(index, f'{index}.png', np.ones((1, 4, 4)), [0], [0.5],
+                    ['disc'], 'image')
+    other.close()
+    broken = tmp_path / 'test' / RawMapWriter.file_name(3, '3.png')
+    broken.write_bytes(broken.read_bytes()[:64])
+
+    writer = RawMapWriter(folder, 0, settings, resume=True)
+    assert writer.done(1, '1.png')
+    assert not writer.done(3, '3.png') and not writer.done(5, '5.png')
+    writer.close()
+
+
+def _checkpoint_of(cfg, path, seed):
+    """A checkpoint of the config's model with weights drawn from
+    ``seed``."""
+    import torch
+    from mmengine.runner import save_checkpoint
+    model = Runner.from_cfg(cfg).model
+    generator = torch.Generator().manual_seed(seed)
+    for param in model.parameters():
+        param.data = torch.randn(param.shape, generator=generator) * 0.1
+    save_checkpoint(dict(state_dict=model.state_dict(), meta={}), str(path))
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda cfg: cfg.data_preprocessor.update(mean=[0, 0, 0]),
+     'other data preprocessor'),
+    (lambda cfg: cfg.test_dataloader.dataset.pipeline.insert(
+        1, dict(type='Resize', scale=40)), 'other test pipeline'),
+    (lambda cfg: cfg.custom_hooks[0].update(target_layers='backbone.layer3'),
+     "target_layers=\\['backbone.layer4'\\]"),
+])
+def test_resume_refuses_what_changes_the_maps(tiny_cfg, tmp_path, change,
+                                              message):
+    out_dir = tmp_path / 'cams'
+    _export(tiny_cfg, out_dir, target_layers='backbone.layer4')
+    Runner.from_cfg(tiny_cfg).test()
+    tiny_cfg.custom_hooks[0]['resume'] = True
+    tiny_cfg.experiment_name += '_changed'
+    change(tiny_cfg)
+    with pytest.raises(
+            CAMError, match=f'cannot resume in .*made with '
+            f'{message}') as error:
+        Runner.from_cfg(tiny_cfg).test()
+    assert '\n' not in str(error.value)
+
+
+def test_resume_knows_weights_by_content_not_path(tiny_cfg, tmp_path,
+                                                  monkeypatch):
+    """The same checkpoint by a relative path resumes; other weights saved
+    under the same path are refused."""
+    checkpoint = tmp_path / 'model.pth'
+    _checkpoint_of(tiny_cfg, checkpoint, seed=1)
+    out_dir = tmp_path / 'cams'
+    tiny_cfg.load_from = str(checkpoint)
+    _export(tiny_cfg, out_dir)
+    Runner.from_cfg(tiny_cfg).test()
+
+    monkeypatch.chdir(tmp_path)
+    tiny_cfg.load_from = 'model.pth'
+    calls = _count_engine_calls(monkeypatch)
+    _resume(tiny_cfg)
+    assert calls == []
+
+    _checkpoint_of(tiny_cfg, checkpoint, seed=2)
+    tiny_cfg.experiment_name += '_other_weights'
+    with pytest.raises(
+            CAMError,
+            match='made with other weights '
+            r'\(fingerprint [0-9a-f]{12}, this run has'):
+        Runner.from_cfg(tiny_cfg).test()
+
+
+@pytest.mark.parametrize('tamper, message', [
+    (lambda path: path.write_text('{"method": "GradC'),
+     'its export.json is not readable'),
+    (lambda path: path.write_text('[1, 2]'), 'its export.json is not '
+     'readable'),
+    (lambda path: path.unlink(), 'it has maps but no export.json'),
+])
+def test_resume_refuses_unknown_settings_in_one_line(tmp_path, tamper,
+                                                     message):
+    folder = str(tmp_path / 'test')
+    writer = RawMapWriter(folder, 0, dict(method='GradCAM'), resume=False)
+    writer.write(0, '0.png', np.ones((1, 4, 4)), [0], [0.5], ['disc'], 'image')
+    writer.close()
+    tamper(tmp_path / 'test' / 'export.json')
+    with pytest.raises(CAMError, match=f'cannot resume in .*{message}'):
+        RawMapWriter(folder, 0, dict(method='GradCAM'), resume=True)

@@ -215,7 +215,8 @@ def test_export_is_the_same_on_one_and_two_processes(trained, shapes_root,
 
     from mmcam.visualization.raw_maps import read_index
     folders = {}
-    for processes in (1, 2):
+
+    def export(processes, *options):
         out_dir = str(tmp_path / f'export_{processes}')
         launch = [sys.executable, 'tools/test.py'] if processes == 1 else [
             sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
@@ -229,10 +230,17 @@ def test_export_is_the_same_on_one_and_two_processes(trained, shapes_root,
             *_data_options(shapes_root), 'test_dataloader.batch_size=2',
             'custom_hooks.0.interval=1', 'custom_hooks.0.save_raw=True',
             'custom_hooks.0.draw=False', f'custom_hooks.0.out_dir={out_dir}',
-            *(['--launcher', 'pytorch'] if processes == 2 else [])
+            *options, *(['--launcher', 'pytorch'] if processes == 2 else [])
         ])
         assert result.returncode == 0, result.stderr[-3000:]
         folders[processes] = osp.join(out_dir, 'test')
+        return result.stdout + result.stderr
+
+    for processes in (1, 2):
+        export(processes)
+    # Resuming on 2 processes: both processes' counts, in one line.
+    log = export(2, 'custom_hooks.0.resume=True')
+    assert 'resuming the export' in log and '9 sample(s) done' in log, log
 
     one, two = (read_index(folders[n]) for n in (1, 2))
     assert len(glob.glob(osp.join(folders[2], 'index_rank*.jsonl'))) == 2

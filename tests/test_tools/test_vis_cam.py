@@ -560,3 +560,31 @@ def test_folder_progress_bar_only_on_a_terminal(vis_cam, tiny_resnet,
     assert lines[0].startswith('GradCAM at ')
     assert sorted(line.split(':')[0] for line in lines[1:-1]) == sorted(
         p.name for p in test_images.values())
+
+
+def test_a_nan_model_fails_each_image_and_writes_nothing(
+        vis_cam, tiny_model_writer, test_images, tmp_path, capsys):
+    """NaN weights: no all-NaN .npy passes for a heatmap in [0, 1]; each
+    image is one error line and the run exits 1."""
+    import torch
+    config, checkpoint = tiny_model_writer(tmp_path / 'nan_model')
+    saved = torch.load(checkpoint, weights_only=True)
+    saved['state_dict']['head.fc.weight'].fill_(float('nan'))
+    torch.save(saved, checkpoint)
+    folder = tmp_path / 'two'
+    folder.mkdir()
+    for key in ('color', 'wide'):
+        shutil.copy(test_images[key], folder)
+    out = tmp_path / 'cams'
+    assert vis_cam.main([
+        str(folder),
+        str(config),
+        str(checkpoint), '--save-path',
+        str(out), '--save-raw'
+    ]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and err[-1] == 'error: 2 of 2 image(s) failed'
+    for line in err[:2]:
+        assert line.startswith('error: no heatmap for image ')
+        assert "the model's output is not a number" in line
+    assert not out.exists() or not list(out.iterdir())

@@ -1,5 +1,4 @@
 """CAMHook: class activation maps of validation and test samples."""
-import hashlib
 import os.path as osp
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -12,6 +11,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
+from mmcam.engine.export_fingerprint import export_fingerprint
 from mmcam.engine.loop_samples import (SampleGeometries, ground_truth,
                                        network_input_image, sampler_indices)
 from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
@@ -111,7 +111,10 @@ class CAMHook(Hook):
         resume (bool): Skip samples whose outputs already exist in
             ``out_dir`` (raw maps when ``save_raw``, else pictures), so a
             preempted job continues where it stopped; refuses outputs made
-            with other settings. Needs ``out_dir``. Defaults to False.
+            with other settings. Raw maps count only when they read back
+            and are indexed: torn index lines are dropped, broken or
+            unindexed maps made again, and one line says how many. Needs
+            ``out_dir``. Defaults to False.
         enable (bool): Whether to draw anything. Defaults to True.
         phases (Sequence[str]): Loops to draw in, from ``'val'`` and
             ``'test'``. Defaults to both.
@@ -327,7 +330,10 @@ class CAMHook(Hook):
                 _, phase_name = self._step_and_phase_name(runner, phase)
                 self._writer = RawMapWriter(
                     osp.join(self._out_root(runner), phase_name), rank,
-                    self._export_settings(runner), self.resume)
+                    self._export_settings(runner, loop.dataloader.dataset),
+                    self.resume)
+                if self.resume:
+                    self._report_resume(runner, world_size)
                 # The first process's share of the dataset, which the
                 # others match to within a sample.
                 self._progress = terminal_progress(
@@ -338,26 +344,36 @@ class CAMHook(Hook):
                 if not self._progress.disable:
                     self._restore_logging = log_above_progress(runner.logger)
 
-    def _export_settings(self, runner) -> dict:
+    def _report_resume(self, runner, world_size: int) -> None:
+        """One line: how many samples were done, and what resuming found
+        broken (every process's count)."""
+        counts = [self._writer.done_count, self._writer.repairs]
+        if world_size > 1:
+            gathered = all_gather_object(counts)
+            counts = [
+                sum(done for done, _ in gathered), {
+                    key: sum(repairs[key] for _, repairs in gathered)
+                    for key in self._writer.repairs
+                }
+            ]
+        done, repairs = counts
+        line = (f'CAMHook: resuming the export in {self._writer.folder}: '
+                f'{done} sample(s) done')
+        if not any(repairs.values()):
+            runner.logger.info(line)
+            return
+        runner.logger.warning(
+            f'{line}; repaired {repairs["index_lines"]} broken index '
+            f'line(s) (dropped), {repairs["unreadable_maps"]} unreadable '
+            f'or changed map(s) and {repairs["unindexed_maps"]} map(s) '
+            'without an index line (both made again)')
+
+    def _export_settings(self, runner, dataset) -> dict:
         """What the raw maps depend on, compared when resuming."""
-        settings = self.settings
         cfg = getattr(runner, 'cfg', None)
-        model_cfg = cfg.get('model') if cfg is not None else None
-        return dict(
-            method=self.engine.method.name,
-            target_layers=self.engine.target_layer_names,
-            target_category=settings.target_category,
-            topk=settings.topk,
-            eigen_smooth=settings.eigen_smooth,
-            aug_smooth=settings.aug_smooth,
-            model=hashlib.sha1(str(model_cfg).encode()).hexdigest()[:12],
-            checkpoint=cfg.get('load_from') if cfg is not None else None,
-            # Only where they apply, so exports of other methods written
-            # before these options existed still resume.
-            **(dict(
-                head_fusion=settings.head_fusion,
-                discard_ratio=settings.discard_ratio)
-               if self.engine.method.family == 'attention' else {}))
+        return export_fingerprint(
+            self.engine,
+            cfg.get('model') if cfg is not None else None, dataset)
 
     def _active(self, phase: str) -> bool:
         return self.enable and phase in self.phases
