@@ -7,14 +7,22 @@ import torch
 import torch.nn as nn
 from grad_cam_reference import grad_cam_maps
 
-from mmcam.cam import CAMEngine, CAMError, get_layer, supported_methods
+from mmcam.cam import (CAMEngine, CAMError, get_layer, get_method,
+                       supported_methods)
 
 # Perturbation methods run hundreds of forward passes; a 32x32 input keeps
 # them cheap.
 SLOW_METHODS = {'ScoreCAM', 'AblationCAM'}
 
 
-@pytest.mark.parametrize('method', supported_methods())
+# The attention methods explain transformers only (tests/test_cam/
+# test_attention.py runs them); the rest explain any CNN.
+CNN_METHODS = [
+    m for m in supported_methods() if get_method(m).family != 'attention'
+]
+
+
+@pytest.mark.parametrize('method', CNN_METHODS)
 def test_every_method_gives_normalized_maps(method, classifier, images):
     model = classifier('resnet')
     size = 32 if method in SLOW_METHODS else 64

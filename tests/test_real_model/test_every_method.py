@@ -6,7 +6,7 @@ import pytest
 import torch.nn.functional as F
 from lite0_paths import PHOTOS
 
-from mmcam.cam import CAMEngine, supported_methods
+from mmcam.cam import CAMEngine, get_method, supported_methods
 
 
 @pytest.fixture(scope='module')
@@ -20,7 +20,14 @@ def small_cat(network_input):
         align_corners=False)
 
 
-@pytest.mark.parametrize('method', supported_methods())
+# The attention methods explain transformers only (tests/test_cam/
+# test_attention.py runs them); the rest explain any CNN.
+CNN_METHODS = [
+    m for m in supported_methods() if get_method(m).family != 'attention'
+]
+
+
+@pytest.mark.parametrize('method', CNN_METHODS)
 def test_every_method_runs_on_the_real_model(method, lite0_model, small_cat):
     engine = CAMEngine(lite0_model, method=method, topk=2, batch_size=128)
     result = engine(small_cat)
