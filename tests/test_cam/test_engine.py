@@ -15,14 +15,15 @@ from mmcam.cam import (CAMEngine, CAMError, get_layer, get_method,
 SLOW_METHODS = {'ScoreCAM', 'AblationCAM'}
 
 
-# The attention methods explain transformers only (tests/test_cam/
-# test_attention.py runs them); the rest explain any CNN.
-CNN_METHODS = [
+# The methods that explain a target layer, on any network; the attention
+# methods read a transformer's attention instead (tests/test_cam/
+# test_attention.py runs them).
+LAYER_METHODS = [
     m for m in supported_methods() if get_method(m).family != 'attention'
 ]
 
 
-@pytest.mark.parametrize('method', CNN_METHODS)
+@pytest.mark.parametrize('method', LAYER_METHODS)
 def test_every_method_gives_normalized_maps(method, classifier, images):
     model = classifier('resnet')
     size = 32 if method in SLOW_METHODS else 64
@@ -347,7 +348,7 @@ def test_full_grad_pairs_each_bias_with_its_own_layer(name, classifier,
         np.testing.assert_allclose(ours.heatmaps, theirs, atol=1e-5)
 
 
-@pytest.mark.parametrize('method', supported_methods())
+@pytest.mark.parametrize('method', LAYER_METHODS)
 def test_layer_running_twice_is_explained_at_its_first_call(
         method, classifier, images):
     # DeiT III's ln1 runs before the attention and again before the FFN.

@@ -20,14 +20,15 @@ def small_cat(network_input):
         align_corners=False)
 
 
-# The attention methods explain transformers only (tests/test_cam/
-# test_attention.py runs them); the rest explain any CNN.
-CNN_METHODS = [
+# The methods that explain a target layer, on any network; the attention
+# methods read a transformer's attention instead (tests/test_cam/
+# test_attention.py runs them).
+LAYER_METHODS = [
     m for m in supported_methods() if get_method(m).family != 'attention'
 ]
 
 
-@pytest.mark.parametrize('method', CNN_METHODS)
+@pytest.mark.parametrize('method', LAYER_METHODS)
 def test_every_method_runs_on_the_real_model(method, lite0_model, small_cat):
     engine = CAMEngine(lite0_model, method=method, topk=2, batch_size=128)
     result = engine(small_cat)
