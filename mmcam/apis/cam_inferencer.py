@@ -17,6 +17,7 @@ from mmengine.registry import DefaultScope
 from ..cam import (CAMEngine, CAMError, CAMSettings, LayerRecord,
                    NotANumberError)
 from ..cam.settings import TargetCategory
+from ..cam.targets import check_categories
 from ..evaluation import CAMQuality, GroundTruthRegion
 from ..evaluation.cam_quality import MetricsArg
 from ..library_noise import quiet_model_building
@@ -181,6 +182,8 @@ class CAMInferencer(BaseInferencer):
                            f'head has {num_classes} classes')
         self.classes, self.classes_source = resolve_class_names(
             num_classes, self.checkpoint_meta, self.cfg, classes)
+        self._num_classes = num_classes
+        self._check_categories_fit_the_head()
         self._taken_names: set = set()
 
     # ------------------------------------------------------------------
@@ -381,6 +384,7 @@ class CAMInferencer(BaseInferencer):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise CAMError(f'batch_size must be a positive integer, got '
                            f'{batch_size!r}')
+        self._check_categories_fit_the_head(**forward_kwargs)
         images = collect_images(inputs)
         self._check_metric_arguments(len(images), **forward_kwargs)
         if visualize_kwargs.get('show'):
@@ -492,11 +496,31 @@ class CAMInferencer(BaseInferencer):
 
     def categories_per_image(self, target_category=_UNSET, topk=_UNSET) -> int:
         """How many heatmaps each image gets with these overrides."""
+        return self._call_settings(target_category, topk).heatmaps_per_sample
+
+    def _call_settings(self,
+                       target_category=_UNSET,
+                       topk=_UNSET) -> CAMSettings:
+        """The categories and topk of a call with these overrides."""
         overrides = self._call_overrides(target_category, topk)
         return CAMSettings(
             target_category=overrides.get('target_category',
                                           self.settings.target_category),
-            topk=overrides.get('topk', self.settings.topk)).heatmaps_per_sample
+            topk=overrides.get('topk', self.settings.topk))
+
+    def _check_categories_fit_the_head(self,
+                                       target_category=_UNSET,
+                                       topk=_UNSET,
+                                       **_) -> None:
+        """Class ids or a topk the head does not have fail once, before
+        any image is loaded, not once per image."""
+        if self._num_classes is None:
+            return  # the first batch tells
+        settings = self._call_settings(target_category, topk)
+        categories = settings.target_category
+        check_categories(self._num_classes,
+                         categories if isinstance(categories, list) else None,
+                         settings.topk)
 
     @staticmethod
     def _results_of(image: np.ndarray, path: Optional[str]) -> dict:

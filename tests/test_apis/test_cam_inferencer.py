@@ -428,3 +428,26 @@ def test_classes_must_name_every_class(tiny_resnet):
             CAMError, match='classes has 2 name.s. but the head has 5'):
         CAMInferencer(
             str(config), pretrained=str(checkpoint), classes=['a', 'b'])
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(target_category=5), 'target category 5 is out of range: the head '
+     r'has 5 classes \(0..4\)'),
+    (dict(target_category=[1, 9]), 'target category 9 is out of range'),
+    (dict(topk=6), 'topk 6 exceeds the 5 classes of the head'),
+])
+def test_categories_outside_the_head_fail_once_up_front(
+        tiny_resnet, resnet_inferencer, test_images, monkeypatch, kwargs,
+        message):
+    """At construction, and for a call's overrides before any image is
+    read (not once per image of a folder)."""
+    from mmcam.apis import cam_inferencer
+    config, checkpoint = tiny_resnet
+    with pytest.raises(CAMError, match=message):
+        CAMInferencer(str(config), pretrained=str(checkpoint), **kwargs)
+    reads = []
+    monkeypatch.setattr(cam_inferencer, 'read_image',
+                        lambda *args: reads.append(args))
+    with pytest.raises(CAMError, match=message):
+        resnet_inferencer(str(test_images['color'].parent), **kwargs)
+    assert reads == []
