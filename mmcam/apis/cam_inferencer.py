@@ -167,12 +167,16 @@ class CAMInferencer(BaseInferencer):
         self.colormap, self.alpha = colormap, alpha
         cfg, weights = resolve_model(model, pretrained, cfg_options)
         self.checkpoint_meta: dict = {}
-        super().__init__(
-            model=cfg,
-            weights=weights,
-            device=check_device(device),
-            scope='mmpretrain',
-            show_progress=show_progress)
+        # Weights created under torch.inference_mode() could never take
+        # part in a backward pass; built outside it, the inferencer also
+        # works when constructed inside it.
+        with torch.inference_mode(False):
+            super().__init__(
+                model=cfg,
+                weights=weights,
+                device=check_device(device),
+                scope='mmpretrain',
+                show_progress=show_progress)
         self.engine = CAMEngine(self.model, self.settings)
         head = getattr(self.model, 'head', None)
         num_classes = getattr(head, 'num_classes', None)

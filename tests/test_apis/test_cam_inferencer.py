@@ -451,3 +451,25 @@ def test_categories_outside_the_head_fail_once_up_front(
     with pytest.raises(CAMError, match=message):
         resnet_inferencer(str(test_images['color'].parent), **kwargs)
     assert reads == []
+
+
+def test_built_inside_inference_mode(tiny_resnet, test_images):
+    """The inferencer builds its model outside inference mode, so it
+    works inside and outside; a model built inside is one CAMError when
+    the engine is built, not a RuntimeError on every call."""
+    from mmcam.cam import CAMEngine
+    config, checkpoint = tiny_resnet
+    with torch.inference_mode():
+        inferencer = CAMInferencer(
+            str(config), pretrained=str(checkpoint), device='cpu')
+        inside = inferencer(str(test_images['color']))[0]['heatmaps']
+    outside = inferencer(str(test_images['color']))[0]['heatmaps']
+    np.testing.assert_array_equal(inside, outside)
+    assert outside.max() > 0.9
+
+    with torch.inference_mode():
+        model = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1),
+            torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    with pytest.raises(CAMError, match='inside torch.inference_mode'):
+        CAMEngine(model)
