@@ -19,6 +19,7 @@ from ..cam import (CAMEngine, CAMError, CAMSettings, LayerRecord,
 from ..cam.settings import TargetCategory
 from ..cam.targets import check_categories
 from ..evaluation import CAMQuality, GroundTruthRegion
+from ..evaluation.localisation import boxes_array
 from ..evaluation.cam_quality import MetricsArg
 from ..library_noise import quiet_model_building
 from ..utils import (InputGeometry, InvertiblePipeline, class_name,
@@ -459,6 +460,9 @@ class CAMInferencer(BaseInferencer):
             raise CAMError(f'gt_bboxes has {len(gt_bboxes)} entries for '
                            f'{num_images} image(s); give one (N, 4) array '
                            'per image')
+        for i, boxes in enumerate(() if gt_bboxes is None else gt_bboxes):
+            if boxes is not None:
+                boxes_array(boxes, f'gt_bboxes[{i}]')
         if quality is not None and gt_bboxes is None:
             quality.names_for(None)  # raises for localisation metrics
 
@@ -490,7 +494,10 @@ class CAMInferencer(BaseInferencer):
                       gt_bboxes) -> Optional[GroundTruthRegion]:
         """A sample's ground-truth boxes, in network-input pixels."""
         boxes = gt_bboxes[sample.index]
-        if boxes is None or len(boxes) == 0:
+        if boxes is None:
+            return None
+        boxes = boxes_array(boxes, f'gt_bboxes[{sample.index}]')
+        if not len(boxes):
             return None
         if sample.geometry is None:
             raise CAMError(

@@ -7,13 +7,16 @@ through the network in batches of ``batch_size`` under ``no_grad``, and
 the images every curve shares (the original, the black image, the blurred
 image) go through once per image.
 """
+import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.logging import MMLogger
 
 from ..cam import CAMEngine, CAMError
+from ..cam.targets import check_categories
 from .faithfulness import (average_drop, curve_auc, gaussian_blur,
                            increase_in_confidence, pixel_ranks,
                            step_pixel_counts)
@@ -25,6 +28,9 @@ FAITHFULNESS_METRICS = ('avg_drop', 'increase', 'deletion_auc',
                         'insertion_auc')
 LOCALISATION_METRICS = ('pointing_game', 'energy_pointing_game')
 METRIC_NAMES = FAITHFULNESS_METRICS + LOCALISATION_METRICS
+# Metrics that read the order of a map's pixels; a constant map has none
+# (its values would be those of raster order).
+ORDER_METRICS = ('deletion_auc', 'insertion_auc', 'pointing_game')
 
 MetricsArg = Union[bool, str, Sequence[str], None]
 
@@ -69,6 +75,16 @@ def parse_metric_names(metrics: MetricsArg) -> Tuple[List[str], bool]:
     return names, True
 
 
+def _meaningful_maps(
+        heatmaps: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(B, K)`` bool: maps every metric can read (finite, non-negative),
+    and those of them whose pixels have an order (not constant)."""
+    flat = heatmaps.flatten(2)
+    usable = torch.isfinite(flat).all(-1) & (flat >= 0).all(-1)
+    ordered = usable & (flat.amax(-1) > flat.amin(-1))
+    return usable, ordered
+
+
 class CAMQuality:
     """Measures how faithful heatmaps are to a classifier and, where the
     images carry ground-truth regions, how well they localise.
@@ -100,7 +116,10 @@ class CAMQuality:
     (ties in raster order) is below ``floor(s * H * W / steps)``. A
     localisation value is NaN where the class has no ground truth
     (:class:`~mmcam.evaluation.GroundTruthRegion` says how regions are
-    given).
+    given). A map that means nothing gets NaN and a logged warning rather
+    than a plausible number: every metric of a map with NaN, infinite or
+    negative values, and the order metrics (``deletion_auc``,
+    ``insertion_auc``, ``pointing_game``) of a constant map.
 
     Args:
         model (nn.Module | CAMEngine): The classifier (an mmpretrain
@@ -180,10 +199,14 @@ class CAMQuality:
                                            or value < 1):
                 raise CAMError(f'metric {key} must be a positive integer, '
                                f'got {value!r}')
-            if key in ('blur_sigma',
-                       'tolerance') and (not isinstance(value, (int, float))
-                                         or value < 0):
-                raise CAMError(f'metric {key} must be a non-negative '
+            if key in ('blur_sigma', 'tolerance') and (
+                    isinstance(value, bool)
+                    or not isinstance(value,
+                                      (int, float)) or not math.isfinite(value)
+                    or value < 0 or key == 'blur_sigma' and value == 0):
+                # A zero sigma divides by zero: every insertion is NaN.
+                what = 'positive' if key == 'blur_sigma' else 'non-negative'
+                raise CAMError(f'metric {key} must be a finite {what} '
                                f'number, got {value!r}')
         if options.get('blur_kernel', 1) % 2 == 0:
             raise CAMError(f'metric blur_kernel must be odd, got '
@@ -241,6 +264,10 @@ class CAMQuality:
                 f'heatmaps {tuple(heatmaps.shape)} do not fit inputs '
                 f'{tuple(inputs.shape)} and categories '
                 f'{tuple(categories.shape)}')
+        usable, ordered = _meaningful_maps(heatmaps)
+        # Meaningless maps are measured as zeros (so batches keep their
+        # shape) and get NaN below.
+        heatmaps = torch.where(usable[..., None, None], heatmaps, 0)
         values: Dict[str, np.ndarray] = {}
         faithfulness = [n for n in names if n in FAITHFULNESS_METRICS]
         if faithfulness:
@@ -250,6 +277,15 @@ class CAMQuality:
             if name in LOCALISATION_METRICS:
                 values[name] = self._localisation(name, heatmaps.numpy(),
                                                   categories.numpy(), regions)
+        for name in names:
+            keep = ordered if name in ORDER_METRICS else usable
+            values[name][~keep.numpy()] = np.nan
+        if not ordered.all():
+            MMLogger.get_current_instance().warning(
+                f'CAMQuality: {int((~ordered).sum())} of {ordered.numel()} '
+                'heatmap(s) mean nothing to some metrics (NaN, infinite or '
+                'negative values, or constant: no pixel order); their '
+                'values are NaN')
         return {name: values[name] for name in names}
 
     # ------------------------------------------------------------------
@@ -317,6 +353,9 @@ class CAMQuality:
                 images = torch.stack([perturbed(*k) for k in chunk])
                 logits = self.engine.logits(self.pixel_space.to_inputs(images))
                 chunk_probs = self.engine.probabilities(logits).cpu()
+                if start == 0:
+                    check_categories(chunk_probs.shape[-1],
+                                     categories.flatten().tolist())
                 wanted = categories[[b for b, *_ in chunk]]
                 probs[start:start + len(chunk)] = chunk_probs.gather(
                     1, wanted).double().numpy()

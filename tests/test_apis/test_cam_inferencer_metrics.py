@@ -76,3 +76,23 @@ def test_bad_metric_requests_are_one_line_errors(measuring, tiny_resnet,
         measuring(image, metrics=['pointing_game'])
     with pytest.raises(CAMError, match='gt_bboxes has 2 entries for 1'):
         measuring(image, gt_bboxes=[None, None])
+
+
+@pytest.mark.parametrize('boxes, message', [
+    (np.array([[1, 2, 3]]), r'gt_bboxes\[0\] has shape \(1, 3\)'),
+    (np.array([[0, 0, np.inf, 5]]), r'gt_bboxes\[0\] has values that are '
+     'not finite'),
+    ([['x', 0, 1, 1]], r'gt_bboxes\[0\] is not an array of numbers'),
+])
+def test_malformed_boxes_are_one_cam_error_before_any_work(
+        measuring, test_images, boxes, message):
+    """Also when images are reported one by one: the boxes are a bad
+    argument, not an image without a heatmap."""
+    image = str(test_images['color'])
+    for on_bad_image in ('raise', 'report'):
+        with pytest.raises(CAMError, match=message):
+            measuring(
+                image,
+                metrics=['pointing_game'],
+                gt_bboxes=[boxes],
+                on_bad_image=on_bad_image)

@@ -74,10 +74,10 @@ def test_the_region_map_is_the_most_faithful(region_maps):
     # The region unchanged: no drop at all.
     assert drop[region] == 0
     assert drop[region] < drop[uniform] and drop[region] < drop[random]
-    assert deletion[region] < deletion[uniform]
     assert deletion[region] < deletion[random]
-    assert insertion[region] > insertion[uniform]
     assert insertion[region] > insertion[random]
+    # The uniform map has no pixel order: no deletion or insertion value.
+    assert np.isnan(deletion[uniform]) and np.isnan(insertion[uniform])
 
 
 def test_hand_computed_deletion_and_average_drop():
@@ -274,3 +274,59 @@ def test_bad_names_and_missing_regions(region_maps):
     ]
     with pytest.raises(CAMError, match='steps must be a positive'):
         CAMQuality(RegionModel(), steps=0)
+
+
+def test_meaningless_maps_get_nan_and_a_warning(region_maps, monkeypatch):
+    """NaN, infinite or negative maps: every metric NaN. A constant map
+    has no pixel order: the order metrics are NaN, the product with the
+    image (avg_drop, increase) stays."""
+    from mmengine.logging import MMLogger
+    image, maps = region_maps
+    warnings = []
+    monkeypatch.setattr(MMLogger.get_current_instance(), 'warning',
+                        warnings.append)
+    region = maps[0, 0]
+    broken = torch.stack([
+        region,
+        torch.where(region > 0, float('nan'), 0.5),
+        torch.where(region > 0, float('inf'), 0.5),
+        region - 0.5,
+        torch.zeros_like(region),
+    ])[None]
+    box = GroundTruthRegion(bboxes=np.array([[4, 4, 8, 8]]))
+    values = CAMQuality(
+        RegionModel(), steps=8)(image, broken, np.zeros((1, 5), int), [box])
+    sound, nan, inf, negative, constant = range(5)
+    for name, value in values.items():
+        assert np.isfinite(value[0, sound]), name
+        assert np.isnan(value[0, [nan, inf, negative]]).all(), name
+    for name in ('deletion_auc', 'insertion_auc', 'pointing_game'):
+        assert np.isnan(values[name][0, constant]), name
+    assert np.isfinite(values['avg_drop'][0, constant])
+    assert len(warnings) == 1 and '4 of 5 heatmap(s)' in warnings[0]
+
+
+@pytest.mark.parametrize('options, message', [
+    (dict(blur_sigma=0), 'blur_sigma must be a finite positive number'),
+    (dict(blur_sigma=float('nan')), 'blur_sigma must be a finite positive'),
+    (dict(tolerance=float('nan')), 'tolerance must be a finite non-neg'),
+    (dict(tolerance=True), 'tolerance must be a finite non-negative'),
+])
+def test_metric_options_that_give_nan_are_refused(options, message):
+    with pytest.raises(CAMError, match=message):
+        CAMQuality(RegionModel(), **options)
+
+
+def test_a_category_outside_the_head_is_a_cam_error(region_maps):
+    image, maps = region_maps
+    with pytest.raises(CAMError, match='target category 2 is out of range'):
+        CAMQuality(RegionModel(), ['avg_drop'])(image, maps[:, :1], [[2]])
+
+
+def test_malformed_boxes_are_cam_errors():
+    for boxes, message in (([[1, 2, 3]], r'shape \(1, 3\)'),
+                           ([[0, 0, 'a', 1]], 'not an array of numbers'),
+                           ([[0, 0, np.nan, 1]], 'not finite')):
+        with pytest.raises(CAMError, match=message):
+            GroundTruthRegion(bboxes=np.asarray(boxes, dtype=object)).mask_for(
+                0, (8, 8))
