@@ -646,7 +646,18 @@ class CAMInferencer(BaseInferencer):
                 target_layers=list(result.target_layers),
                 note=self.pipeline.note)
         if quality is not None:
-            self._measure(quality, samples, data['inputs'], result, gt_bboxes)
+            try:
+                self._measure(quality, samples, data['inputs'], result,
+                              gt_bboxes)
+            except CAMError:
+                raise
+            except Exception as error:  # noqa: BLE001
+                # The heatmaps are there; say what failed.
+                names = ', '.join(
+                    repr(s.path or f'array {s.index}') for s in samples)
+                raise CAMError(
+                    f'could not measure the heatmaps of image {names}: '
+                    f'{type(error).__name__}: {one_line(error)}') from None
 
     def _picture_name(self, sample: _Sample, category: int) -> str:
         name = f'{sample.stem}_{self.engine.method.name.lower()}_{category}'

@@ -96,3 +96,16 @@ def test_malformed_boxes_are_one_cam_error_before_any_work(
                 metrics=['pointing_game'],
                 gt_bboxes=[boxes],
                 on_bad_image=on_bad_image)
+
+
+def test_a_failing_measurement_is_not_called_a_missing_heatmap(
+        measuring, test_images, monkeypatch):
+
+    def fail(*args, **kwargs):
+        raise RuntimeError('out of memory')
+
+    monkeypatch.setattr(CAMQuality, '__call__', fail)
+    image = str(test_images['color'])
+    result = measuring(image, on_bad_image='report')[0]
+    assert result['error'] == (f'could not measure the heatmaps of image '
+                               f"'{image}': RuntimeError: out of memory")
