@@ -120,7 +120,9 @@ class CAMHook(Hook):
             ``CAMVisualizer``, else ``CAMVisualizer``'s defaults; either
             way ``min_size`` is 224 unless set to more (or given here):
             network inputs of small-image datasets such as CIFAR are
-            enlarged so their captions stay legible.
+            enlarged so their captions stay legible. ``max_columns``
+            below 1 or ``min_size`` outside 0..2048 fail when the hook is
+            built.
         metrics (bool | Sequence[str]): Also measure the explained
             heatmaps with :class:`~mmcam.evaluation.CAMQuality`: True for
             every metric that applies, or names such as
