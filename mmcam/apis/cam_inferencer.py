@@ -17,7 +17,9 @@ from mmengine.registry import DefaultScope
 from ..cam import (CAMEngine, CAMError, CAMSettings, LayerRecord,
                    NotANumberError)
 from ..cam.settings import TargetCategory
+from ..cam.targets import check_categories
 from ..evaluation import CAMQuality, GroundTruthRegion
+from ..evaluation.localisation import boxes_array
 from ..evaluation.cam_quality import MetricsArg
 from ..library_noise import quiet_model_building
 from ..utils import (InputGeometry, InvertiblePipeline, class_name,
@@ -170,12 +172,16 @@ class CAMInferencer(BaseInferencer):
         self.colormap, self.alpha = colormap, alpha
         cfg, weights = resolve_model(model, pretrained, cfg_options)
         self.checkpoint_meta: dict = {}
-        super().__init__(
-            model=cfg,
-            weights=weights,
-            device=check_device(device),
-            scope='mmpretrain',
-            show_progress=show_progress)
+        # Weights created under torch.inference_mode() could never take
+        # part in a backward pass; built outside it, the inferencer also
+        # works when constructed inside it.
+        with torch.inference_mode(False):
+            super().__init__(
+                model=cfg,
+                weights=weights,
+                device=check_device(device),
+                scope='mmpretrain',
+                show_progress=show_progress)
         self.engine = CAMEngine(self.model, self.settings)
         head = getattr(self.model, 'head', None)
         num_classes = getattr(head, 'num_classes', None)
@@ -185,6 +191,8 @@ class CAMInferencer(BaseInferencer):
                            f'head has {num_classes} classes')
         self.classes, self.classes_source = resolve_class_names(
             num_classes, self.checkpoint_meta, self.cfg, classes)
+        self._num_classes = num_classes
+        self._check_categories_fit_the_head()
         self._taken_names: set = set()
 
     # ------------------------------------------------------------------
@@ -385,6 +393,7 @@ class CAMInferencer(BaseInferencer):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise CAMError(f'batch_size must be a positive integer, got '
                            f'{batch_size!r}')
+        self._check_categories_fit_the_head(**forward_kwargs)
         images = collect_images(inputs)
         self._check_metric_arguments(len(images), **forward_kwargs)
         if visualize_kwargs.get('show'):
@@ -460,6 +469,9 @@ class CAMInferencer(BaseInferencer):
             raise CAMError(f'gt_bboxes has {len(gt_bboxes)} entries for '
                            f'{num_images} image(s); give one (N, 4) array '
                            'per image')
+        for i, boxes in enumerate(() if gt_bboxes is None else gt_bboxes):
+            if boxes is not None:
+                boxes_array(boxes, f'gt_bboxes[{i}]')
         if quality is not None and gt_bboxes is None:
             quality.names_for(None)  # raises for localisation metrics
 
@@ -491,7 +503,10 @@ class CAMInferencer(BaseInferencer):
                       gt_bboxes) -> Optional[GroundTruthRegion]:
         """A sample's ground-truth boxes, in network-input pixels."""
         boxes = gt_bboxes[sample.index]
-        if boxes is None or len(boxes) == 0:
+        if boxes is None:
+            return None
+        boxes = boxes_array(boxes, f'gt_bboxes[{sample.index}]')
+        if not len(boxes):
             return None
         if sample.geometry is None:
             raise CAMError(
@@ -501,11 +516,31 @@ class CAMInferencer(BaseInferencer):
 
     def categories_per_image(self, target_category=_UNSET, topk=_UNSET) -> int:
         """How many heatmaps each image gets with these overrides."""
+        return self._call_settings(target_category, topk).heatmaps_per_sample
+
+    def _call_settings(self,
+                       target_category=_UNSET,
+                       topk=_UNSET) -> CAMSettings:
+        """The categories and topk of a call with these overrides."""
         overrides = self._call_overrides(target_category, topk)
         return CAMSettings(
             target_category=overrides.get('target_category',
                                           self.settings.target_category),
-            topk=overrides.get('topk', self.settings.topk)).heatmaps_per_sample
+            topk=overrides.get('topk', self.settings.topk))
+
+    def _check_categories_fit_the_head(self,
+                                       target_category=_UNSET,
+                                       topk=_UNSET,
+                                       **_) -> None:
+        """Class ids or a topk the head does not have fail once, before
+        any image is loaded, not once per image."""
+        if self._num_classes is None:
+            return  # the first batch tells
+        settings = self._call_settings(target_category, topk)
+        categories = settings.target_category
+        check_categories(self._num_classes,
+                         categories if isinstance(categories, list) else None,
+                         settings.topk)
 
     @staticmethod
     def _results_of(image: np.ndarray, path: Optional[str]) -> dict:
@@ -620,7 +655,18 @@ class CAMInferencer(BaseInferencer):
                 target_layers=list(result.target_layers),
                 note=self.pipeline.note)
         if quality is not None:
-            self._measure(quality, samples, data['inputs'], result, gt_bboxes)
+            try:
+                self._measure(quality, samples, data['inputs'], result,
+                              gt_bboxes)
+            except CAMError:
+                raise
+            except Exception as error:  # noqa: BLE001
+                # The heatmaps are there; say what failed.
+                names = ', '.join(
+                    repr(s.path or f'array {s.index}') for s in samples)
+                raise CAMError(
+                    f'could not measure the heatmaps of image {names}: '
+                    f'{type(error).__name__}: {one_line(error)}') from None
 
     def _picture_name(self, sample: _Sample, category: int) -> str:
         name = f'{sample.stem}_{self.engine.method.name.lower()}_{category}'

@@ -260,6 +260,12 @@ class CAMEngine:
             CAMSettings.from_kwargs(**kwargs)  # names unknown keys
             settings = replace(settings, **kwargs)
         self.model = model.module if is_model_wrapper(model) else model
+        if any(t.is_inference() for t in self.model.state_dict().values()
+               if isinstance(t, torch.Tensor)):
+            raise CAMError(
+                'the model was built or loaded inside torch.inference_mode(),'
+                ' so its weights cannot take part in the backward pass a CAM '
+                'needs; build it outside (torch.no_grad() is fine)')
         self.settings = settings
         self.method: CAMMethod = get_method(settings.method)
         backbone = getattr(self.model, 'backbone', None)

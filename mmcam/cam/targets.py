@@ -24,10 +24,10 @@ def resolve_categories(
             labels, or ``topk`` larger than the number of classes.
     """
     batch, num_classes = logits.shape[0], logits.shape[-1]
+    check_categories(
+        num_classes,
+        None if isinstance(target_category, str) else target_category, topk)
     if topk is not None:
-        if topk > num_classes:
-            raise CAMError(f'topk {topk} exceeds the {num_classes} classes '
-                           'of the head')
         return logits.topk(topk, dim=-1).indices.cpu()
     if target_category is None:
         return logits.argmax(dim=-1, keepdim=True).cpu()
@@ -36,12 +36,26 @@ def resolve_categories(
             raise CAMError("target_category='gt' needs ground-truth labels, "
                            'which these samples do not have')
         categories = [[int(label)] for label in gt_labels]
+        check_categories(num_classes, [row[0] for row in categories])
     else:
         categories = [list(map(int, target_category))] * batch
-    for row in categories:
-        for category in row:
-            if not 0 <= category < num_classes:
-                raise CAMError(
-                    f'target category {category} is out of range: the head '
-                    f'has {num_classes} classes (0..{num_classes - 1})')
     return torch.tensor(categories, dtype=torch.long)
+
+
+def check_categories(num_classes: int,
+                     target_category: Optional[Sequence[int]],
+                     topk: Optional[int] = None) -> None:
+    """Refuse class ids and a ``topk`` the head cannot give; called once
+    before a folder of images as well as for each batch.
+
+    Raises:
+        CAMError: naming the bad value and the head's classes.
+    """
+    if topk is not None and topk > num_classes:
+        raise CAMError(f'topk {topk} exceeds the {num_classes} classes '
+                       'of the head')
+    for category in target_category or ():
+        if not 0 <= int(category) < num_classes:
+            raise CAMError(
+                f'target category {category} is out of range: the head '
+                f'has {num_classes} classes (0..{num_classes - 1})')

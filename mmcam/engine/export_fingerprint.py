@@ -72,7 +72,7 @@ def _method_options(engine: CAMEngine) -> dict:
 def weights_sha1(model: nn.Module) -> str:
     """SHA-1 of every tensor of the model's ``state_dict`` (names, dtypes,
     shapes and values), once per loop: ResNet-50's 102 MB take 0.18 s
-    on one CPU thread (benchmarks/benchmark_fingerprint.py)."""
+    on one CPU thread (benchmarks/benchmark_resume_checks.py)."""
     digest = hashlib.sha1()
     for name, tensor in sorted(model.state_dict().items()):
         if not isinstance(tensor, torch.Tensor):

@@ -4,6 +4,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from mmengine.dist import get_world_size
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
 from mmengine.registry import METRICS
 
 
@@ -90,10 +91,19 @@ class CAMMetric(BaseMetric):
         for sample_idx in sorted(merged):
             for name, value in merged[sample_idx].items():
                 values.setdefault(name, []).append(value)
-        means = {}
+        means, unmeasured = {}, []
         for name, parts in values.items():
             value = np.concatenate(parts)
             value = value[~np.isnan(value)]
             if value.size:
                 means[name] = float(value.mean())
+            else:
+                unmeasured.append(f'{self.prefix}/{name}')
+        if unmeasured:
+            # Logged as missing, never as a number (0.0 would look
+            # measured); say why it vanished from the metrics.
+            MMLogger.get_current_instance().warning(
+                f'CAMMetric: {", ".join(unmeasured)} not logged: every '
+                'value is NaN (no ground-truth region usable for the '
+                'explained class, or no meaningful heatmap; see CAMQuality)')
         return means

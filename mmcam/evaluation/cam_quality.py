@@ -8,6 +8,7 @@ the images every curve shares (the original and the substrates: the
 image the deletion curve ends on and the insertion curve starts from) go
 through once per image.
 """
+import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch.nn as nn
 from mmengine.logging import MMLogger
 
 from ..cam import CAMEngine, CAMError
+from ..cam.targets import check_categories
 from .baselines import inverted_maps, random_cam_maps
 from .faithfulness import (SUBSTRATES, TIE_BREAKS, average_drop, curve_auc,
                            increase_in_confidence, pixel_ranks,
@@ -28,6 +30,9 @@ FAITHFULNESS_METRICS = ('avg_drop', 'increase', 'deletion_auc',
                         'insertion_auc')
 LOCALISATION_METRICS = ('pointing_game', 'energy_pointing_game')
 METRIC_NAMES = FAITHFULNESS_METRICS + LOCALISATION_METRICS
+# Metrics that read the order of a map's pixels; a constant map has none
+# (its values would be those of raster order).
+ORDER_METRICS = ('deletion_auc', 'insertion_auc', 'pointing_game')
 
 MetricsArg = Union[bool, str, Sequence[str], None]
 
@@ -104,6 +109,16 @@ def _check_comparison_option(key: str, value) -> None:
                        f'{value!r}')
 
 
+def _meaningful_maps(
+        heatmaps: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(B, K)`` bool: maps every metric can read (finite, non-negative),
+    and those of them whose pixels have an order (not constant)."""
+    flat = heatmaps.flatten(2)
+    usable = torch.isfinite(flat).all(-1) & (flat >= 0).all(-1)
+    ordered = usable & (flat.amax(-1) > flat.amin(-1))
+    return usable, ordered
+
+
 class CAMQuality:
     """Measures how faithful heatmaps are to a classifier and, where the
     images carry ground-truth regions, how well they localise.
@@ -148,7 +163,10 @@ class CAMQuality:
     instance). A
     localisation value is NaN where the class has no ground truth
     (:class:`~mmcam.evaluation.GroundTruthRegion` says how regions are
-    given).
+    given). A map that means nothing gets NaN and a logged warning rather
+    than a plausible number: every metric of a map with NaN, infinite or
+    negative values, and the order metrics (``deletion_auc``,
+    ``insertion_auc``, ``pointing_game``) of a constant map.
 
     Args:
         model (nn.Module | CAMEngine): The classifier (an mmpretrain
@@ -266,10 +284,14 @@ class CAMQuality:
                                            or value < 1):
                 raise CAMError(f'metric {key} must be a positive integer, '
                                f'got {value!r}')
-            if key in ('blur_sigma',
-                       'tolerance') and (not isinstance(value, (int, float))
-                                         or value < 0):
-                raise CAMError(f'metric {key} must be a non-negative '
+            if key in ('blur_sigma', 'tolerance') and (
+                    isinstance(value, bool)
+                    or not isinstance(value,
+                                      (int, float)) or not math.isfinite(value)
+                    or value < 0 or key == 'blur_sigma' and value == 0):
+                # A zero sigma divides by zero: every insertion is NaN.
+                what = 'positive' if key == 'blur_sigma' else 'non-negative'
+                raise CAMError(f'metric {key} must be a finite {what} '
                                f'number, got {value!r}')
         if options.get('blur_kernel', 1) % 2 == 0:
             raise CAMError(f'metric blur_kernel must be odd, got '
@@ -333,8 +355,13 @@ class CAMQuality:
         values = self._metrics_of(inputs, heatmaps, categories, regions, names)
         faithfulness = [n for n in names if n in FAITHFULNESS_METRICS]
         if self.inverted and faithfulness:
-            inverted = self._faithfulness(inputs, inverted_maps(heatmaps),
-                                          categories, faithfulness)
+            inverted = self._metrics_of(
+                inputs,
+                inverted_maps(heatmaps),
+                categories,
+                regions,
+                faithfulness,
+                warn=False)
             values.update({f'inverted_{n}': inverted[n] for n in faithfulness})
         if self.random_baseline:
             values.update(
@@ -350,10 +377,20 @@ class CAMQuality:
             for key in keys if key in values
         }
 
-    def _metrics_of(self, inputs, heatmaps, categories, regions,
-                    names) -> Dict[str, np.ndarray]:
+    def _metrics_of(self,
+                    inputs,
+                    heatmaps,
+                    categories,
+                    regions,
+                    names,
+                    warn: bool = True) -> Dict[str, np.ndarray]:
         """``names`` of these maps, and the curves' substrate
-        probabilities."""
+        probabilities; NaN (and a warning if ``warn``) for maps that mean
+        nothing."""
+        usable, ordered = _meaningful_maps(heatmaps)
+        # Meaningless maps are measured as zeros (so batches keep their
+        # shape) and get NaN below.
+        heatmaps = torch.where(usable[..., None, None], heatmaps, 0)
         values: Dict[str, np.ndarray] = {}
         faithfulness = [n for n in names if n in FAITHFULNESS_METRICS]
         if faithfulness:
@@ -363,6 +400,21 @@ class CAMQuality:
             if name in LOCALISATION_METRICS:
                 values[name] = self._localisation(name, heatmaps.numpy(),
                                                   categories.numpy(), regions)
+        dropped = torch.zeros_like(usable)
+        for name in names:
+            keep = ordered if name in ORDER_METRICS else usable
+            if self.tie_break == 'random' and name in FAITHFULNESS_METRICS:
+                # A seeded random order of equal values is an order: a
+                # constant map's curve is then a random baseline's.
+                keep = usable
+            values[name][~keep.numpy()] = np.nan
+            dropped |= ~keep
+        if warn and dropped.any():
+            MMLogger.get_current_instance().warning(
+                f'CAMQuality: {int(dropped.sum())} of {dropped.numel()} '
+                'heatmap(s) mean nothing to some metrics (NaN, infinite or '
+                'negative values, or constant: no pixel order); their '
+                'values are NaN')
         return values
 
     def _random_baseline(self, inputs, categories, regions,
@@ -372,8 +424,13 @@ class CAMQuality:
         for draw in range(self.random_baseline):
             maps = random_cam_maps(self.engine, inputs, categories.numpy(),
                                    self.seed + draw)
-            measured = self._metrics_of(inputs, torch.from_numpy(maps),
-                                        categories, regions, names)
+            measured = self._metrics_of(
+                inputs,
+                torch.from_numpy(maps),
+                categories,
+                regions,
+                names,
+                warn=False)
             draws.append({name: measured[name] for name in names})
         values = {}
         for name in names:
@@ -456,6 +513,9 @@ class CAMQuality:
                 images = torch.stack([perturbed(*k) for k in chunk])
                 logits = self.engine.logits(self.pixel_space.to_inputs(images))
                 chunk_probs = self.engine.probabilities(logits).cpu()
+                if start == 0:
+                    check_categories(chunk_probs.shape[-1],
+                                     categories.flatten().tolist())
                 wanted = categories[[b for b, *_ in chunk]]
                 probs[start:start + len(chunk)] = chunk_probs.gather(
                     1, wanted).double().numpy()

@@ -9,6 +9,33 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
+from ..cam.errors import CAMError
+
+
+def boxes_array(boxes, what: str = 'gt_bboxes') -> np.ndarray:
+    """Ground-truth boxes as a float64 ``(N, 4)`` array ``x1, y1, x2, y2``;
+    one box may be given as ``(4,)``, no box as an empty array.
+
+    Raises:
+        CAMError: naming ``what`` when the boxes are not numbers, not
+            ``(N, 4)``, or not finite.
+    """
+    try:
+        array = np.asarray(boxes, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CAMError(f'{what} is not an array of numbers: give an (N, 4) '
+                       'array of x1, y1, x2, y2') from None
+    if array.size == 0:
+        return array.reshape(0, 4)
+    if array.shape == (4, ):
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise CAMError(f'{what} has shape {array.shape}: give an (N, 4) '
+                       'array of x1, y1, x2, y2')
+    if not np.isfinite(array).all():
+        raise CAMError(f'{what} has values that are not finite numbers')
+    return array
+
 
 @dataclass
 class GroundTruthRegion:
@@ -53,7 +80,7 @@ class GroundTruthRegion:
         region = np.zeros(hw, bool)
         found = False
         if self.bboxes is not None and self.bboxes.size:
-            boxes = self.bboxes.reshape(-1, 4)
+            boxes = boxes_array(self.bboxes)
             if self.labels is not None:
                 boxes = boxes[np.asarray(self.labels).reshape(-1) == category]
             ys = np.arange(hw[0]) + 0.5

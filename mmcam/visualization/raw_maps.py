@@ -24,6 +24,7 @@ import io
 import json
 import os
 import os.path as osp
+import re
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -35,6 +36,7 @@ from .cam_visualizer import write_whole_file
 
 SETTINGS_FILE = 'export.json'
 MAPS_FOLDER = 'maps'
+_MAP_FILE = re.compile(MAPS_FOLDER + r'[/\\][^/\\.][^/\\]*\.npy')
 
 
 def check_writable_folder(folder: str, what: str) -> None:
@@ -126,8 +128,11 @@ class RawMapWriter:
     def _map_reads_back(self, record: dict) -> bool:
         """Whether the record's map is the file that was indexed (its
         SHA-1) and loads with the record's shape and finite values."""
+        path = osp.join(self.folder, record['file'])
+        if not osp.isfile(path):
+            return False
         try:
-            with open(osp.join(self.folder, record['file']), 'rb') as f:
+            with open(path, 'rb') as f:
                 data = f.read()
             if record.get('sha1', _sha1(data)) != _sha1(data):
                 return False  # replaced since it was indexed
@@ -164,9 +169,10 @@ class RawMapWriter:
             if changed:
                 key = changed[0]
                 if key.endswith('_sha1') and key in stored:
-                    made_with = (f'other {key[:-5].replace("_", " ")} '
-                                 f'(fingerprint {str(stored[key])[:12]}, '
-                                 f'this run has {settings.get(key)[:12]})')
+                    made_with = (
+                        f'other {key[:-5].replace("_", " ")} '
+                        f'(fingerprint {str(stored[key])[:12]}, '
+                        f'this run has {str(settings.get(key))[:12]})')
                 else:
                     made_with = (f'{key}={stored.get(key)!r}, this run has '
                                  f'{settings.get(key)!r}')
@@ -281,8 +287,11 @@ def _is_record(record) -> bool:
     if not isinstance(record, dict) or type(record.get('index')) is not int:
         return False
     if 'file' in record:
-        return isinstance(record['file'], str) and isinstance(
-            record.get('shape'), list)
+        # Only a map file of this folder: a tampered line naming a FIFO or
+        # a file elsewhere is not followed.
+        return isinstance(record['file'], str) and bool(
+            _MAP_FILE.fullmatch(record['file'])) and isinstance(
+                record.get('shape'), list)
     return isinstance(record.get('error'), str)
 
 

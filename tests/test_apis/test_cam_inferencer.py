@@ -428,3 +428,48 @@ def test_classes_must_name_every_class(tiny_resnet):
             CAMError, match='classes has 2 name.s. but the head has 5'):
         CAMInferencer(
             str(config), pretrained=str(checkpoint), classes=['a', 'b'])
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(target_category=5), 'target category 5 is out of range: the head '
+     r'has 5 classes \(0..4\)'),
+    (dict(target_category=[1, 9]), 'target category 9 is out of range'),
+    (dict(topk=6), 'topk 6 exceeds the 5 classes of the head'),
+])
+def test_categories_outside_the_head_fail_once_up_front(
+        tiny_resnet, resnet_inferencer, test_images, monkeypatch, kwargs,
+        message):
+    """At construction, and for a call's overrides before any image is
+    read (not once per image of a folder)."""
+    from mmcam.apis import cam_inferencer
+    config, checkpoint = tiny_resnet
+    with pytest.raises(CAMError, match=message):
+        CAMInferencer(str(config), pretrained=str(checkpoint), **kwargs)
+    reads = []
+    monkeypatch.setattr(cam_inferencer, 'read_image',
+                        lambda *args: reads.append(args))
+    with pytest.raises(CAMError, match=message):
+        resnet_inferencer(str(test_images['color'].parent), **kwargs)
+    assert reads == []
+
+
+def test_built_inside_inference_mode(tiny_resnet, test_images):
+    """The inferencer builds its model outside inference mode, so it
+    works inside and outside; a model built inside is one CAMError when
+    the engine is built, not a RuntimeError on every call."""
+    from mmcam.cam import CAMEngine
+    config, checkpoint = tiny_resnet
+    with torch.inference_mode():
+        inferencer = CAMInferencer(
+            str(config), pretrained=str(checkpoint), device='cpu')
+        inside = inferencer(str(test_images['color']))[0]['heatmaps']
+    outside = inferencer(str(test_images['color']))[0]['heatmaps']
+    np.testing.assert_array_equal(inside, outside)
+    assert outside.max() > 0.9
+
+    with torch.inference_mode():
+        model = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1),
+            torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    with pytest.raises(CAMError, match='inside torch.inference_mode'):
+        CAMEngine(model)

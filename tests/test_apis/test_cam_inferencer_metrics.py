@@ -169,3 +169,36 @@ def test_baselines_in_results(tiny_resnet, test_images):
                                    np.array([result['categories']]))
     for name, value in result['metrics'].items():
         np.testing.assert_allclose(value, direct[name][0], rtol=1e-6)
+
+
+@pytest.mark.parametrize('boxes, message', [
+    (np.array([[1, 2, 3]]), r'gt_bboxes\[0\] has shape \(1, 3\)'),
+    (np.array([[0, 0, np.inf, 5]]), r'gt_bboxes\[0\] has values that are '
+     'not finite'),
+    ([['x', 0, 1, 1]], r'gt_bboxes\[0\] is not an array of numbers'),
+])
+def test_malformed_boxes_are_one_cam_error_before_any_work(
+        measuring, test_images, boxes, message):
+    """Also when images are reported one by one: the boxes are a bad
+    argument, not an image without a heatmap."""
+    image = str(test_images['color'])
+    for on_bad_image in ('raise', 'report'):
+        with pytest.raises(CAMError, match=message):
+            measuring(
+                image,
+                metrics=['pointing_game'],
+                gt_bboxes=[boxes],
+                on_bad_image=on_bad_image)
+
+
+def test_a_failing_measurement_is_not_called_a_missing_heatmap(
+        measuring, test_images, monkeypatch):
+
+    def fail(*args, **kwargs):
+        raise RuntimeError('out of memory')
+
+    monkeypatch.setattr(CAMQuality, '__call__', fail)
+    image = str(test_images['color'])
+    result = measuring(image, on_bad_image='report')[0]
+    assert result['error'] == (f'could not measure the heatmaps of image '
+                               f"'{image}': RuntimeError: out of memory")

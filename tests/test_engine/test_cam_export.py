@@ -475,3 +475,22 @@ def test_resume_refuses_unknown_settings_in_one_line(tmp_path, tamper,
     tamper(tmp_path / 'test' / 'export.json')
     with pytest.raises(CAMError, match=f'cannot resume in .*{message}'):
         RawMapWriter(folder, 0, dict(method='GradCAM'), resume=True)
+
+
+def test_resume_follows_no_line_out_of_the_maps_folder(tmp_path):
+    """A tampered line naming a FIFO beside the maps (reading it would
+    hang) or a file elsewhere is a broken line, not a map to read."""
+    import os
+    folder = tmp_path / 'test'
+    settings = dict(method='GradCAM')
+    RawMapWriter(str(folder), 0, settings, resume=False).close()
+    os.mkfifo(folder / 'maps' / 'fifo.npy')
+    lines = [
+        dict(index=0, file='maps/../maps/fifo.npy', shape=[1, 4, 4]),
+        dict(index=1, file='/etc/hostname', shape=[1, 4, 4]),
+    ]
+    (folder / 'index_rank0.jsonl').write_text(''.join(
+        json.dumps(line) + '\n' for line in lines))
+    writer = RawMapWriter(str(folder), 0, settings, resume=True)
+    writer.close()
+    assert writer.repairs['index_lines'] == 2 and writer.done_count == 0

@@ -291,3 +291,39 @@ def test_nan_heatmap_is_a_warning_naming_the_sample(tiny_cfg, tmp_path,
     assert len(warnings) == 1
     assert f'GradCAM heatmap of test sample {BLACK_SAMPLE}' in warnings[0]
     assert '9.png' in warnings[0] and 'NaN' in warnings[0]
+
+
+@pytest.mark.parametrize('draw_cfg, message', [
+    (dict(min_size=15000), 'min_size must be an integer from 0 to 2048'),
+    (dict(min_size=100000), 'min_size must be an integer from 0 to 2048'),
+    (dict(min_size=-1), 'min_size must be an integer from 0 to 2048'),
+    (dict(max_columns=0), 'max_columns must be a positive integer, got 0'),
+    (dict(max_columns=-2), 'max_columns must be a positive integer, got -2'),
+])
+def test_draw_sizes_fail_when_the_hook_is_built(draw_cfg, message):
+    with pytest.raises(CAMError, match=message) as error:
+        CAMHook(draw_cfg=draw_cfg)
+    assert '\n' not in str(error.value)
+
+
+def test_a_drawing_that_fails_is_called_so(tiny_cfg, tmp_path, monkeypatch):
+    """The heatmap and its raw maps are fine; the warning says the drawing
+    failed, not that there is no heatmap."""
+    from mmcam.visualization import CAMVisualizer
+    from mmcam.visualization.raw_maps import read_index
+
+    def fail(*args, **kwargs):
+        raise MemoryError('cannot allocate the canvas')
+
+    monkeypatch.setattr(CAMVisualizer, 'draw_cam', fail)
+    out_dir = tmp_path / 'cams'
+    _cam_hook(tiny_cfg, out_dir=str(out_dir), save_raw=True, interval=4)
+    Runner.from_cfg(tiny_cfg).test()
+    warnings = [
+        line for line in _log_text(tiny_cfg.work_dir).splitlines()
+        if 'CAMHook' in line and 'WARNING' in line
+    ]
+    assert len(warnings) == len(every(4))
+    assert all('drawing failed for test sample' in w and 'MemoryError' in w
+               and 'no heatmap' not in w for w in warnings)
+    assert all('file' in r for r in read_index(str(out_dir / 'test')))

@@ -188,3 +188,33 @@ def test_baselines_are_logged_beside_the_method(tiny_cfg, tmp_path):
         'cam/random_deletion_auc_std'
     ]
     assert metrics['cam/random_deletion_auc_std'] >= 0
+
+
+def test_requested_localisation_that_vanishes_is_a_warning(
+        tiny_cfg, tmp_path, monkeypatch):
+    """Every sample's box is empty (zero area): pointing_game has no
+    value to average. It is missing from the metrics, and the log says
+    why, instead of it vanishing without a word."""
+    from mmcv.transforms import BaseTransform
+    from mmpretrain.registry import TRANSFORMS
+
+    @TRANSFORMS.register_module(force=True)
+    class EmptyBoxForCAMTest(BaseTransform):
+
+        def transform(self, results):
+            results['gt_bboxes'] = np.array([[5., 5., 5., 5.]])
+            return results
+
+    pipeline = tiny_cfg.test_dataloader.dataset.pipeline
+    pipeline.insert(1, dict(type='EmptyBoxForCAMTest'))
+    pipeline[-1] = dict(
+        type='PackInputs',
+        meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape',
+                   'gt_bboxes'))
+    _with_metrics(tiny_cfg, tmp_path, metrics=['avg_drop', 'pointing_game'])
+    runner = Runner.from_cfg(tiny_cfg)
+    metrics = runner.test()
+    assert 'cam/avg_drop' in metrics and 'cam/pointing_game' not in metrics
+    log = open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]).read()
+    warnings = [line for line in log.splitlines() if 'CAMMetric' in line]
+    assert len(warnings) == 1 and 'cam/pointing_game not logged' in warnings[0]

@@ -76,10 +76,10 @@ def test_the_region_map_is_the_most_faithful(region_maps):
     # The region unchanged: no drop at all.
     assert drop[region] == 0
     assert drop[region] < drop[uniform] and drop[region] < drop[random]
-    assert deletion[region] < deletion[uniform]
     assert deletion[region] < deletion[random]
-    assert insertion[region] > insertion[uniform]
     assert insertion[region] > insertion[random]
+    # The uniform map has no pixel order: no deletion or insertion value.
+    assert np.isnan(deletion[uniform]) and np.isnan(insertion[uniform])
 
 
 def test_hand_computed_deletion_and_average_drop():
@@ -338,8 +338,10 @@ def test_one_warning_when_the_substrate_keeps_the_class(
     from mmengine.logging import MMLogger
     image, maps = region_maps
     warnings = []
-    monkeypatch.setattr(MMLogger.get_current_instance(), 'warning',
-                        warnings.append)
+    # The uniform map's warning (no pixel order) is another test's.
+    monkeypatch.setattr(
+        MMLogger.get_current_instance(), 'warning',
+        lambda line: warnings.append(line) if 'substrate' in line else None)
     with torch.no_grad():
         original = RegionModel()(image).softmax(-1)[0, 0].item()
     # RegionModel's class 0 has probability sigmoid(-3) = 0.047 on black,
@@ -438,3 +440,62 @@ def test_hand_computed_deletion_with_random_ties():
 def test_bad_tie_break_options(options, message):
     with pytest.raises(CAMError, match=message):
         CAMQuality.check_arguments(True, options)
+
+
+def test_meaningless_maps_get_nan_and_a_warning(region_maps, monkeypatch):
+    """NaN, infinite or negative maps: every metric NaN. A constant map
+    has no pixel order: the order metrics are NaN, the product with the
+    image (avg_drop, increase) stays."""
+    from mmengine.logging import MMLogger
+    image, maps = region_maps
+    warnings = []
+    monkeypatch.setattr(MMLogger.get_current_instance(), 'warning',
+                        warnings.append)
+    region = maps[0, 0]
+    broken = torch.stack([
+        region,
+        torch.where(region > 0, float('nan'), 0.5),
+        torch.where(region > 0, float('inf'), 0.5),
+        region - 0.5,
+        torch.zeros_like(region),
+    ])[None]
+    box = GroundTruthRegion(bboxes=np.array([[4, 4, 8, 8]]))
+    values = CAMQuality(
+        RegionModel(), steps=8)(image, broken, np.zeros((1, 5), int), [box])
+    sound, nan, inf, negative, constant = range(5)
+    for name, value in values.items():
+        assert np.isfinite(value[0, sound]), name
+        if name.endswith('_substrate_prob'):
+            continue  # the class's probability on the substrate, no map's
+        assert np.isnan(value[0, [nan, inf, negative]]).all(), name
+    for name in ('deletion_auc', 'insertion_auc', 'pointing_game'):
+        assert np.isnan(values[name][0, constant]), name
+    assert np.isfinite(values['avg_drop'][0, constant])
+    meaningless = [line for line in warnings if 'mean nothing' in line]
+    assert len(meaningless) == 1 and '4 of 5 heatmap(s)' in meaningless[0]
+
+
+@pytest.mark.parametrize('options, message', [
+    (dict(blur_sigma=0), 'blur_sigma must be a finite positive number'),
+    (dict(blur_sigma=float('nan')), 'blur_sigma must be a finite positive'),
+    (dict(tolerance=float('nan')), 'tolerance must be a finite non-neg'),
+    (dict(tolerance=True), 'tolerance must be a finite non-negative'),
+])
+def test_metric_options_that_give_nan_are_refused(options, message):
+    with pytest.raises(CAMError, match=message):
+        CAMQuality(RegionModel(), **options)
+
+
+def test_a_category_outside_the_head_is_a_cam_error(region_maps):
+    image, maps = region_maps
+    with pytest.raises(CAMError, match='target category 2 is out of range'):
+        CAMQuality(RegionModel(), ['avg_drop'])(image, maps[:, :1], [[2]])
+
+
+def test_malformed_boxes_are_cam_errors():
+    for boxes, message in (([[1, 2, 3]], r'shape \(1, 3\)'),
+                           ([[0, 0, 'a', 1]], 'not an array of numbers'),
+                           ([[0, 0, np.nan, 1]], 'not finite')):
+        with pytest.raises(CAMError, match=message):
+            GroundTruthRegion(bboxes=np.asarray(boxes, dtype=object)).mask_for(
+                0, (8, 8))

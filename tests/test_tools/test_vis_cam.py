@@ -588,3 +588,19 @@ def test_a_nan_model_fails_each_image_and_writes_nothing(
         assert line.startswith('error: no heatmap for image ')
         assert "the model's output is not a number" in line
     assert not out.exists() or not list(out.iterdir())
+
+
+@pytest.mark.parametrize('flag', [['--target-category', '9'], ['--topk', '6']])
+def test_categories_outside_the_head_are_one_line_for_a_folder(
+        vis_cam, tiny_resnet, test_images, tmp_path, capsys, flag):
+    config, checkpoint = tiny_resnet
+    folder = test_images['color'].parent
+    assert vis_cam.main([
+        str(folder),
+        str(config),
+        str(checkpoint), *flag, '--save-path',
+        str(tmp_path / 'cams')
+    ]) == 1
+    out, err = capsys.readouterr()
+    assert err.count('\n') == 1 and err.startswith('error: ')
+    assert 'the head' in err and out == ''

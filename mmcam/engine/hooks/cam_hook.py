@@ -20,6 +20,7 @@ from mmcam.utils import class_name, one_line
 from mmcam.utils.heap import return_freed_memory
 from mmcam.utils.progress import log_above_progress, terminal_progress
 from mmcam.visualization import CAMVisualizer, save_picture
+from mmcam.visualization.cam_visualizer import check_panel_sizes
 from mmcam.visualization.raw_maps import RawMapWriter, check_writable_folder
 
 _PHASES = ('val', 'test')
@@ -125,7 +126,9 @@ class CAMHook(Hook):
             ``CAMVisualizer``, else ``CAMVisualizer``'s defaults; either
             way ``min_size`` is 224 unless set to more (or given here):
             network inputs of small-image datasets such as CIFAR are
-            enlarged so their captions stay legible.
+            enlarged so their captions stay legible. ``max_columns``
+            below 1 or ``min_size`` outside 0..2048 fail when the hook is
+            built.
         metrics (bool | Sequence[str]): Also measure the explained
             heatmaps with :class:`~mmcam.evaluation.CAMQuality`: True for
             every metric that applies, or names such as
@@ -201,6 +204,14 @@ class CAMHook(Hook):
         self.enable = bool(enable)
         self.phases = phases
         self.draw_cfg = dict(draw_cfg) if draw_cfg else None
+        try:
+            # Sizes fail here, before any training: a huge min_size would
+            # only show when the first validation draws for minutes.
+            check_panel_sizes((self.draw_cfg or {}).get('max_columns', 4),
+                              (self.draw_cfg or {}).get('min_size', 0))
+        except ValueError as error:
+            raise CAMError(
+                f'CAMHook draw_cfg {self.draw_cfg!r}: {error}') from None
         self.metrics = metrics
         self.metric_cfg = dict(metric_cfg or {})
         # Unknown metric names and options fail here, as bad settings do.
@@ -451,14 +462,19 @@ class CAMHook(Hook):
         for sample, result in zip(chosen, heatmaps):
             if result is None:
                 continue
-            try:
-                if self._writer is not None:
+            if self._writer is not None:
+                try:
                     self._save_raw(data_batch, sample, result, dataset)
-                if self.draw:
+                except Exception as error:  # noqa: BLE001
+                    self._warn(runner, phase, data_batch, sample, error,
+                               'raw maps')
+            if self.draw:
+                try:
                     self._draw(runner, phase, phase_name, step, data_batch,
                                sample, result, dataset)
-            except Exception as error:  # noqa: BLE001
-                self._warn(runner, phase, data_batch, sample, error)
+                except Exception as error:  # noqa: BLE001
+                    self._warn(runner, phase, data_batch, sample, error,
+                               'picture')
         if self.quality is not None and self._metric is not None:
             self._measure(runner, phase, data_batch, chosen, heatmaps)
 
@@ -684,15 +700,20 @@ class CAMHook(Hook):
               sample: Tuple[int, int],
               error: Exception,
               missing: str = 'heatmap') -> None:
-        """Log what a sample did not get (``'heatmap'`` or ``'metrics'``)
-        and why; a missing heatmap is also recorded in the export index."""
+        """Log what a sample did not get (``'heatmap'``, ``'raw maps'``,
+        ``'picture'`` or ``'metrics'``) and why; missing maps are also
+        recorded in the export index (and retried on resume)."""
         row, dataset_index = sample
         path = data_batch['data_samples'][row].metainfo.get('img_path')
         where = f' ({path})' if path else ''
         message = f'{type(error).__name__}: {one_line(error)}'
-        runner.logger.warning(f'CAMHook: no {missing} for {phase} sample '
+        failed = dict(
+            picture='drawing failed',
+            heatmap='no heatmap',
+            metrics='no metrics').get(missing, f'no {missing}')
+        runner.logger.warning(f'CAMHook: {failed} for {phase} sample '
                               f'{dataset_index}{where}: {message}')
-        if missing == 'heatmap' and self._writer is not None:
+        if missing in ('heatmap', 'raw maps') and self._writer is not None:
             self._writer.write_failure(dataset_index, path, message)
 
     # ------------------------------------------------------------------
@@ -777,7 +798,7 @@ class CAMHook(Hook):
             runner.logger.info(
                 f'CAMHook: no picture in {phase}: no sample index was a '
                 f'multiple of interval={self.interval}, or every heatmap '
-                'failed (see the warnings)')
+                'or drawing failed (see the warnings)')
             return
         places = sorted(self._places) if self.out_dir is not None else \
             _vis_backend_names(runner.visualizer)
