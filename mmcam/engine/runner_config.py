@@ -277,24 +277,3 @@ def check_checkpoint_fits(model, checkpoint: dict, filename: str) -> None:
     """
     model = model.module if is_model_wrapper(model) else model
     check_state_dict_fits(model, state_dict_of(checkpoint, filename), filename)
-
-
-def check_writable(path: str, what: str) -> None:
-    """Fail now, not after a whole test run, if ``path`` cannot be written.
-
-    Raises:
-        CAMError: naming ``what`` (e.g. ``'--out'``) and the path.
-    """
-    if osp.isdir(path):
-        raise CAMError(f'{what} {path!r} is a folder; give a file name')
-    existed = osp.exists(path)
-    try:
-        folder = osp.dirname(osp.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        with open(path, 'ab'):
-            pass
-    except OSError as error:
-        raise CAMError(f'{what} {path!r} cannot be written: '
-                       f'{error.strerror or one_line(error)}') from None
-    if not existed:
-        os.remove(path)

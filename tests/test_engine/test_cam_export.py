@@ -200,3 +200,30 @@ def test_pictures_for_vis_backends_never_pile_up(tiny_cfg, monkeypatch):
     images = glob.glob(
         osp.join(runner.log_dir, 'vis_data', 'vis_image', '*.png'))
     assert len(images) == NUM_SAMPLES
+
+
+def test_a_file_where_the_maps_folder_goes_is_one_line_before_the_loop(
+        tiny_cfg, tmp_path, monkeypatch):
+    out_dir = tmp_path / 'cams'
+    (out_dir / 'test').mkdir(parents=True)
+    (out_dir / 'test' / 'maps').write_text('not a folder')
+    _export(tiny_cfg, out_dir)
+    explained = []
+    monkeypatch.setattr(CAMEngine, '__call__',
+                        lambda *args, **kwargs: explained.append(1))
+    with pytest.raises(CAMError) as refused:
+        Runner.from_cfg(tiny_cfg).test()
+    assert str(refused.value) == (
+        f"CAMHook's raw-map folder '{out_dir / 'test' / 'maps'}' is a file; "
+        'move it away or choose another out_dir')
+    assert not explained
+
+
+def test_an_out_dir_that_is_a_file_is_one_line(tiny_cfg, tmp_path):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    _export(tiny_cfg, blocker)
+    with pytest.raises(CAMError) as refused:
+        Runner.from_cfg(tiny_cfg).test()
+    assert str(refused.value) == \
+        f"CAMHook out_dir '{blocker}' is a file; give a folder"

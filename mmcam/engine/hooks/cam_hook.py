@@ -18,9 +18,10 @@ from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
                               GroundTruthRegion)
 from mmcam.utils import class_name, one_line
 from mmcam.utils.heap import return_freed_memory
+from mmcam.utils.local_files import check_writable
 from mmcam.utils.progress import log_above_progress, terminal_progress
 from mmcam.visualization import CAMVisualizer, save_picture
-from mmcam.visualization.raw_maps import RawMapWriter, check_writable_folder
+from mmcam.visualization.raw_maps import MAPS_FOLDER, RawMapWriter
 
 _PHASES = ('val', 'test')
 # Iterations between hand-overs of pictures to the vis backends.
@@ -223,8 +224,8 @@ class CAMHook(Hook):
             self.engine.check_settings(self._input_shape(runner))
             self._check_ground_truth(runner)
             if self.out_dir is not None:
-                check_writable_folder(
-                    self._out_root(runner), 'CAMHook out_dir')
+                check_writable(
+                    self._out_root(runner), 'CAMHook out_dir', folder=True)
 
     def _out_root(self, runner) -> str:
         return osp.join(runner.work_dir, self.out_dir)
@@ -309,9 +310,17 @@ class CAMHook(Hook):
                 sampler, DefaultSampler) and sampler.round_up)
             if self.save_raw:
                 _, phase_name = self._step_and_phase_name(runner, phase)
-                self._writer = RawMapWriter(
-                    osp.join(self._out_root(runner), phase_name), rank,
-                    self._export_settings(runner), self.resume)
+                folder = osp.join(self._out_root(runner), phase_name)
+                # A file where the maps folder goes is one line before the
+                # loop, as an out_dir that is a file is.
+                check_writable(
+                    osp.join(folder, MAPS_FOLDER),
+                    "CAMHook's raw-map folder",
+                    folder=True,
+                    fix='move it away or choose another out_dir')
+                self._writer = RawMapWriter(folder, rank,
+                                            self._export_settings(runner),
+                                            self.resume)
                 # The first process's share of the dataset, which the
                 # others match to within a sample.
                 self._progress = terminal_progress(
