@@ -265,6 +265,26 @@ def read_runner_checkpoint(filename: str) -> Tuple[str, dict]:
     return filename, checkpoint
 
 
+def check_resumable(checkpoint: dict, filename: str) -> None:
+    """Refuse to resume from a file that holds weights only.
+
+    mmengine's ``Runner.resume`` reads the epoch and iteration from the
+    checkpoint's ``meta``; a bare state_dict (or one saved from a DDP
+    model) has none and would stop the run with ``KeyError: 'meta'``.
+
+    Raises:
+        CAMError: saying that the file is to be given as ``load_from``.
+    """
+    meta = checkpoint.get('meta')
+    if isinstance(meta, dict) and 'epoch' in meta and 'iter' in meta:
+        return
+    raise CAMError(
+        f'{filename!r} is a weights file, not a checkpoint a run can resume '
+        'from (it has no epoch and iteration in its meta); give it as '
+        f'load_from (--cfg-options load_from={filename}) to train from '
+        'these weights, not --resume')
+
+
 def check_checkpoint_fits(model, checkpoint: dict, filename: str) -> None:
     """Refuse a checkpoint that does not fit ``model`` exactly.
 

@@ -44,12 +44,17 @@ def checkpoints(tmp_path_factory):
         other = MODELS.build(cfg.model)
     marker = folder / 'code_ran'
     paths = dict(
+        bare=folder / 'bare.pth',
+        ddp=folder / 'ddp.pth',
         good=folder / 'good.pth',
         evil=folder / 'evil.pth',
         other_arch=folder / 'other_arch.pth',
         text=folder / 'text.pth',
         empty=folder / 'empty.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), paths['good'])
+    torch.save(model.state_dict(), paths['bare'])
+    torch.save({f'module.{k}': v
+                for k, v in model.state_dict().items()}, paths['ddp'])
     torch.save(
         dict(state_dict=model.state_dict(), meta=dict(x=_RunsShell(marker))),
         paths['evil'])
@@ -201,3 +206,16 @@ def test_read_errors_are_cam_errors(checkpoints):
         read_runner_checkpoint(checkpoints['evil'])
     path, checkpoint = read_runner_checkpoint(checkpoints['good'])
     assert path == checkpoints['good'] and 'state_dict' in checkpoint
+
+
+@pytest.mark.parametrize('kind', ['bare', 'ddp', 'good'])
+def test_resuming_from_a_weights_file_says_to_give_it_as_load_from(
+        checkpoints, run_tool, kind):
+    """A state_dict, bare or saved from DDP, or a checkpoint without the
+    epoch and iteration: mmengine's resume stopped with KeyError: 'meta'."""
+    path = checkpoints[kind]
+    assert run_tool('train', '--resume', path) == (
+        f'error: {path!r} is a weights file, not a checkpoint a run can '
+        'resume from (it has no epoch and iteration in its meta); give it '
+        f'as load_from (--cfg-options load_from={path}) to train from these '
+        'weights, not --resume')
