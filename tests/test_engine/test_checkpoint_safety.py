@@ -53,8 +53,10 @@ def checkpoints(tmp_path_factory):
         empty=folder / 'empty.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), paths['good'])
     torch.save(model.state_dict(), paths['bare'])
-    torch.save({f'module.{k}': v
-                for k, v in model.state_dict().items()}, paths['ddp'])
+    torch.save({
+        f'module.{k}': v
+        for k, v in model.state_dict().items()
+    }, paths['ddp'])
     torch.save(
         dict(state_dict=model.state_dict(), meta=dict(x=_RunsShell(marker))),
         paths['evil'])
@@ -219,3 +221,67 @@ def test_resuming_from_a_weights_file_says_to_give_it_as_load_from(
         'resume from (it has no epoch and iteration in its meta); give it '
         f'as load_from (--cfg-options load_from={path}) to train from these '
         'weights, not --resume')
+
+
+@pytest.fixture(scope='module')
+def config_checkpoints(tmp_path_factory):
+    """The tiny model's weights with its config saved in ``meta`` as
+    mmengine ``Config`` and ``ConfigDict`` objects (as some training code
+    does), and the same with a ``ConfigDict`` holding a pickle that runs a
+    shell command."""
+    from mmengine.config import Config, ConfigDict
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    folder = tmp_path_factory.mktemp('config_checkpoints')
+    cfg = Config.fromfile(TINY_CONFIG)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        state_dict = MODELS.build(cfg.model).state_dict()
+    marker = folder / 'code_ran'
+    paths = dict(
+        with_config=folder / 'with_config.pth',
+        evil_config=folder / 'evil_config.pth')
+    torch.save(
+        dict(
+            state_dict=state_dict,
+            meta=dict(cfg=cfg, model=ConfigDict(cfg.model), epoch=1, iter=2)),
+        paths['with_config'])
+    torch.save(
+        dict(
+            state_dict=state_dict,
+            meta=dict(cfg=ConfigDict(hook=_RunsShell(marker)))),
+        paths['evil_config'])
+    paths = {key: str(path) for key, path in paths.items()}
+    paths['marker'] = str(marker)
+    return paths
+
+
+def test_configs_in_meta_load_on_every_path_and_carry_no_code(
+        config_checkpoints, run_tool, monkeypatch, tmp_path):
+    from mmengine.config import Config, ConfigDict
+    from mmengine.runner.checkpoint import _load_checkpoint, load_from_http
+
+    from mmcam.utils import read_checkpoint
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'hub'))
+    good = config_checkpoints['with_config']
+    evil = config_checkpoints['evil_config']
+    loaders = {
+        'mmcam': read_checkpoint,
+        'mmengine': lambda path: _load_checkpoint(path, map_location='cpu'),
+        'url': lambda path: load_from_http('file://' + path, 'cpu'),
+    }
+    for name, load in loaders.items():
+        meta = load(good)['meta']
+        assert isinstance(meta['cfg'], Config), name
+        assert isinstance(meta['model'], ConfigDict), name
+        assert meta['cfg'].model.backbone.type == 'ResNet_CIFAR', name
+        assert meta['model'].head.num_classes == \
+            meta['cfg'].model.head.num_classes, name
+        with pytest.raises(Exception, match='posix.system'):
+            load(evil)
+    assert run_tool('test', good) is None
+    message = run_tool('test', evil)
+    assert message.startswith(f'error: {evil!r} is not a PyTorch checkpoint '
+                              'that can be loaded safely')
+    assert 'posix.system' in message
+    assert not osp.exists(config_checkpoints['marker'])
