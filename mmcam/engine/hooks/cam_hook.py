@@ -492,9 +492,10 @@ class CAMHook(Hook):
     # Metrics of the explained samples, handed to the loop's CAMMetric.
     # ------------------------------------------------------------------
     def _check_ground_truth(self, runner) -> None:
-        """Localisation metrics named in ``metrics`` need ground-truth
-        regions: look at the first sample of each loop before the run."""
-        if self.quality is None or not self.quality.named_explicitly:
+        """Localisation metrics need ground-truth regions of a shape they
+        can read: look at the first sample of each loop before the run, so
+        a wrong shape is one line now, not a warning on every sample."""
+        if self.quality is None:
             return
         named = [n for n in self.quality.names if n in LOCALISATION_METRICS]
         if not named:
@@ -503,8 +504,11 @@ class CAMHook(Hook):
             if not len(loop.dataloader.dataset):
                 continue
             sample = loop.dataloader.dataset[0].get('data_samples')
-            if sample is None or GroundTruthRegion.of_data_sample(
-                    sample) is None:
+            region = None if sample is None else \
+                GroundTruthRegion.of_data_sample(sample)
+            if region is not None:
+                region.check_shapes(f'sample 0 of the {type(loop).__name__}')
+            elif self.quality.named_explicitly:
                 self.quality.names_for(None)  # raises, naming the metric
 
     def _network_inputs(self, runner, data_batch: dict,
