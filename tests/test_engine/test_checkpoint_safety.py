@@ -285,3 +285,24 @@ def test_configs_in_meta_load_on_every_path_and_carry_no_code(
                               'that can be loaded safely')
     assert 'posix.system' in message
     assert not osp.exists(config_checkpoints['marker'])
+
+
+def test_a_fifo_or_device_checkpoint_is_named_for_what_it_is(tmp_path):
+    """Not 'does not exist'; and torch.load never opens a FIFO, which
+    would wait for a writer for ever."""
+    from mmcam.utils import read_checkpoint
+    os.mkfifo(tmp_path / 'fifo.pth')
+    (tmp_path / 'zero.pth').symlink_to('/dev/zero')
+    with pytest.raises(CAMError) as refused:
+        read_checkpoint(str(tmp_path / 'fifo.pth'))
+    assert str(refused.value) == (f"checkpoint '{tmp_path / 'fifo.pth'}' is "
+                                  'a FIFO, not a regular file')
+    with pytest.raises(CAMError) as refused:
+        read_checkpoint(str(tmp_path / 'zero.pth'))
+    assert str(refused.value) == (
+        f"checkpoint '{tmp_path / 'zero.pth'}' is a character device (a "
+        "symbolic link to '/dev/zero'), not a regular file")
+    with pytest.raises(CAMError, match='does not exist$'):
+        read_checkpoint(str(tmp_path / 'none.pth'))
+    with pytest.raises(CAMError, match='is a folder$'):
+        read_checkpoint(str(tmp_path))
