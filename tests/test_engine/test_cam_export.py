@@ -227,3 +227,14 @@ def test_an_out_dir_that_is_a_file_is_one_line(tiny_cfg, tmp_path):
         Runner.from_cfg(tiny_cfg).test()
     assert str(refused.value) == \
         f"CAMHook out_dir '{blocker}' is a file; give a folder"
+
+
+@pytest.mark.parametrize('out_dir', ['', '  ', 3])
+def test_an_out_dir_that_names_no_folder_is_refused(out_dir):
+    """'' used to join to the work dir and write among its checkpoints."""
+    with pytest.raises(CAMError) as refused:
+        CAMHook(out_dir=out_dir)
+    assert str(refused.value) == (
+        f'CAMHook out_dir must name a folder (relative to the work dir), got '
+        f"{out_dir!r}; use '.' for the work dir itself, or leave it unset to "
+        'give pictures to the visualizer')

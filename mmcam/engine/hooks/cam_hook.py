@@ -92,7 +92,8 @@ class CAMHook(Hook):
             multiple of ``interval``. Defaults to 1000.
         out_dir (str, optional): Write pictures (and raw maps) here instead
             of the vis backends; a relative path is taken from the runner's
-            ``work_dir``. Defaults to None.
+            ``work_dir`` (``'.'`` for the work dir itself; ``''`` is
+            refused). Defaults to None.
         save_raw (bool): Also write each explained sample's heatmaps as
             ``out_dir/<phase>/maps/<dataset index>_<image stem>.npy``:
             float16 ``(K, H, W)`` in [0, 1], on the original image where
@@ -173,6 +174,14 @@ class CAMHook(Hook):
         if unknown:
             raise CAMError(f'CAMHook phases {unknown} unknown; choose from '
                            f'{list(_PHASES)}')
+        if out_dir is not None and (not isinstance(out_dir, str)
+                                    or not out_dir.strip()):
+            # '' would join to the work dir itself and write pictures among
+            # its logs and checkpoints.
+            raise CAMError(
+                f'CAMHook out_dir must name a folder (relative to the work '
+                f"dir), got {out_dir!r}; use '.' for the work dir itself, or "
+                'leave it unset to give pictures to the visualizer')
         for name, value in (('save_raw', save_raw), ('resume', resume)):
             if value and out_dir is None:
                 raise CAMError(f'CAMHook {name}=True needs out_dir, the '
