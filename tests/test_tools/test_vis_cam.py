@@ -555,3 +555,20 @@ def test_folder_progress_bar_only_on_a_terminal(vis_cam, tiny_resnet,
     assert lines[0].startswith('GradCAM at ')
     assert sorted(line.split(':')[0] for line in lines[1:-1]) == sorted(
         p.name for p in test_images.values())
+
+
+def test_an_empty_checkpoint_warns_of_random_weights(vis_cam, tiny_resnet,
+                                                     test_images, tmp_path,
+                                                     capsys):
+    """The API warns; the tool, which hides library warnings, used to hide
+    this one too and ran on random weights without a word."""
+    config, _ = tiny_resnet
+    assert vis_cam.main([
+        str(test_images['color']),
+        str(config), '', '--save-path',
+        str(tmp_path / 'cam.png')
+    ]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        'warning: no checkpoint given: the model keeps random weights and '
+        'its heatmaps mean nothing'
+    ]
