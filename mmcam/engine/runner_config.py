@@ -265,6 +265,40 @@ def read_runner_checkpoint(filename: str) -> Tuple[str, dict]:
     return filename, checkpoint
 
 
+def _pretrained_inits(node) -> list:
+    """Every ``dict(type='Pretrained', checkpoint=...)`` in a model config,
+    at any depth (``model.init_cfg``, ``model.backbone.init_cfg``, lists of
+    them)."""
+    found = []
+    if isinstance(node, dict):
+        if node.get('type') == 'Pretrained' and node.get('checkpoint'):
+            found.append(node)
+        for value in node.values():
+            found += _pretrained_inits(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            found += _pretrained_inits(value)
+    return found
+
+
+def read_pretrained_checkpoints(cfg: Config) -> None:
+    """Read every checkpoint ``init_cfg=dict(type='Pretrained')`` names in
+    the model config, before the run.
+
+    mmengine loads them in ``model.init_weights()`` once training starts;
+    a file that cannot be loaded safely would stop it there with a long
+    traceback. An ``http(s)://`` checkpoint is replaced by the local copy
+    read here, so exactly these bytes are loaded.
+
+    Raises:
+        CAMError: naming the file, as for ``load_from``.
+    """
+    for init in _pretrained_inits(cfg.get('model')):
+        init['checkpoint'], checkpoint = read_runner_checkpoint(
+            str(init['checkpoint']))
+        del checkpoint
+
+
 def check_resumable(checkpoint: dict, filename: str) -> None:
     """Refuse to resume from a file that holds weights only.
 

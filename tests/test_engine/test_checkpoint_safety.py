@@ -306,3 +306,55 @@ def test_a_fifo_or_device_checkpoint_is_named_for_what_it_is(tmp_path):
         read_checkpoint(str(tmp_path / 'none.pth'))
     with pytest.raises(CAMError, match='is a folder$'):
         read_checkpoint(str(tmp_path))
+
+
+def _serve_files_as_urls(monkeypatch, tmp_path):
+    """torch.hub downloads of ``https://files/<path>`` copy ``<path>``."""
+    import shutil
+
+    import torch.hub
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'hub'))
+
+    def fake_download(url, path, progress=True):
+        shutil.copy(url[len('https://files'):], path)
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', fake_download)
+
+
+@pytest.mark.parametrize('as_url', [False, True])
+def test_an_unsafe_pretrained_init_cfg_is_one_line_before_training(
+        checkpoints, run_tool, monkeypatch, tmp_path, as_url):
+    """model.init_weights() loaded it once training had started, and the
+    refusal came as a ~40-line traceback."""
+    _serve_files_as_urls(monkeypatch, tmp_path)
+    evil = checkpoints['evil']
+    source = f'https://files{evil}' if as_url else evil
+    message = run_tool(
+        'train',
+        options=[
+            "model.backbone.init_cfg=dict(type='Pretrained', "
+            f"checkpoint='{source}', prefix='backbone')"
+        ])
+    assert message.startswith(f'error: {source!r} is not a PyTorch '
+                              'checkpoint that can be loaded safely')
+    assert 'posix.system' in message and '\n' not in message
+    assert not osp.exists(checkpoints['marker'])
+
+
+def test_pretrained_urls_are_loaded_from_the_copy_that_was_read(
+        checkpoints, monkeypatch, tmp_path):
+    from mmengine.config import Config
+
+    from mmcam.engine.runner_config import read_pretrained_checkpoints
+    _serve_files_as_urls(monkeypatch, tmp_path)
+    good = checkpoints['good']
+    cfg = Config.fromfile(TINY_CONFIG)
+    cfg.model.backbone.init_cfg = [
+        dict(type='Pretrained', checkpoint=f'https://files{good}'),
+        dict(type='Kaiming', layer='Conv2d')
+    ]
+    cfg.model.head.init_cfg = dict(type='Pretrained', checkpoint=good)
+    read_pretrained_checkpoints(cfg)
+    local = cfg.model.backbone.init_cfg[0].checkpoint
+    assert local.startswith(str(tmp_path / 'hub')) and osp.isfile(local)
+    assert cfg.model.head.init_cfg.checkpoint == good
