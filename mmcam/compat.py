@@ -148,13 +148,18 @@ def _patch_package_utils() -> None:
 # --------------------------------------------------------------------------
 # torch >= 2.6 loads checkpoints with ``weights_only=True``. Checkpoints
 # saved by mmengine's Runner hold numpy scalars and arrays (in the message
-# hub) and ``HistoryBuffer`` objects, which that unpickler refuses. We keep
-# ``weights_only=True`` and allow-list exactly these benign types; nothing
-# ever falls back to unsafe loading. Remove once mmengine saves plain
-# tensors/containers or registers its own safe globals.
+# hub) and ``HistoryBuffer`` objects, and some training code saves its config
+# in ``meta`` as mmengine ``Config``/``ConfigDict`` objects; that unpickler
+# refuses all of them. We keep ``weights_only=True`` and allow-list exactly
+# these benign types; nothing ever falls back to unsafe loading. A
+# ``ConfigDict`` is rebuilt by calling it on a dict and a ``Config`` by
+# setting its fields, from values the unpickler has already checked, so
+# neither can carry code. Remove once mmengine saves plain tensors/containers
+# or registers its own safe globals.
 # --------------------------------------------------------------------------
 def runner_checkpoint_safe_globals() -> List[object]:
-    """The types a Runner-saved checkpoint holds besides tensors."""
+    """The types a Runner-saved checkpoint holds besides tensors, and the
+    mmengine config containers some training code saves in ``meta``."""
     import numpy as np
     safe: List[object] = [np.ndarray, np.dtype]
     try:  # numpy >= 2
@@ -176,6 +181,8 @@ def runner_checkpoint_safe_globals() -> List[object]:
     ]
     from mmengine.logging.history_buffer import HistoryBuffer
     safe.append(HistoryBuffer)
+    from mmengine.config import Config, ConfigDict
+    safe += [Config, ConfigDict]
     return list(dict.fromkeys(safe))
 
 

@@ -8,7 +8,11 @@ the user asked for; these messages say nothing about it:
 - torch's ``DataLoader`` warns that ``pin_memory`` (on in mmpretrain's
   configs) does nothing without an accelerator;
 - mmpretrain logs the ``backbone feature_info`` of every timm backbone at
-  INFO while the model is built.
+  INFO while the model is built;
+- libpng and OpenCV write lines such as ``libpng error: IDAT: invalid
+  stored block lengths`` and ``[ WARN:0@4.487] global grfmt_png.cpp:793
+  ... PNG input buffer is incomplete`` straight to the process's stderr
+  while a corrupt image is decoded, beside mmcam's own one-line error.
 
 Set the environment variable ``MMCAM_DEBUG=1`` to see all of them; the
 INFO lines also show when the user's own logging asks for INFO (e.g.
@@ -16,6 +20,7 @@ INFO lines also show when the user's own logging asks for INFO (e.g.
 """
 import logging
 import os
+import sys
 import warnings
 from contextlib import contextmanager
 from typing import Iterator
@@ -68,3 +73,31 @@ def quiet_model_building() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """The process's stderr (file descriptor 2) sent to ``/dev/null`` for
+    the duration, unless :func:`debugging`.
+
+    For calls into C libraries that print on their own (libpng through
+    OpenCV's decoders); Python's ``sys.stderr`` is flushed first, so
+    nothing written before is lost. Keep the block short: other threads'
+    output to stderr is dropped meanwhile too.
+    """
+    if debugging():
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no real stderr
+        yield
+        return
+    try:
+        with open(os.devnull, 'wb') as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -19,13 +19,11 @@ from mmengine.evaluator import DumpResults
 
 import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
 from mmcam.cam import CAMError
-from mmcam.engine.runner_config import (add_runner_arguments,
-                                        apply_runner_arguments, build_loops,
-                                        build_runner, check_checkpoint_fits,
-                                        check_writable, close_distributed,
-                                        load_runner_config, merge_cfg_options,
-                                        read_runner_checkpoint,
-                                        set_default_dataloader_args)
+from mmcam.engine.runner_config import (
+    add_runner_arguments, apply_runner_arguments, build_loops, build_runner,
+    check_checkpoint_fits, close_distributed, load_runner_config,
+    merge_cfg_options, read_runner_checkpoint, set_default_dataloader_args)
+from mmcam.utils.local_files import check_writable
 from mmcam.utils.torch_threads import use_free_cores
 
 

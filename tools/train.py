@@ -17,13 +17,11 @@ from mmengine.runner import find_latest_checkpoint
 
 import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
 from mmcam.cam import CAMError
-from mmcam.engine.runner_config import (add_runner_arguments,
-                                        apply_runner_arguments, build_loops,
-                                        build_runner, check_checkpoint_fits,
-                                        close_distributed, load_runner_config,
-                                        merge_cfg_options,
-                                        read_runner_checkpoint,
-                                        set_default_dataloader_args)
+from mmcam.engine.runner_config import (
+    add_runner_arguments, apply_runner_arguments, build_loops, build_runner,
+    check_checkpoint_fits, check_resumable, close_distributed,
+    load_runner_config, merge_cfg_options, read_pretrained_checkpoints,
+    read_runner_checkpoint, set_default_dataloader_args)
 from mmcam.utils.torch_threads import use_free_cores
 
 
@@ -107,11 +105,13 @@ def main() -> None:
         # --cfg-options go last, so they override the flags above.
         cfg = merge_cfg_options(cfg, args.cfg_options)
         resume_from, checkpoint = _read_checkpoint_to_load(cfg)
+        read_pretrained_checkpoints(cfg)
         runner = build_runner(cfg)
         if resume_from is not None:
             # Resuming into a model the weights do not fit would train a
             # partly random model; mmengine would only warn.
             check_checkpoint_fits(runner.model, checkpoint, resume_from)
+            check_resumable(checkpoint, resume_from)
         del checkpoint
         build_loops(runner, 'train', 'val')
         runner.train()

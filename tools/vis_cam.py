@@ -424,6 +424,12 @@ def run(args) -> int:
     return 1 if failed else 0
 
 
+def show_warning_line(message, category, filename, lineno, file=None,
+                      line=None) -> None:
+    """A warning as one ``warning: ...`` line on stderr, as errors are."""
+    print(f'warning: {message}', file=sys.stderr)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     import warnings
@@ -431,9 +437,12 @@ def main(argv=None) -> int:
     debugging = mmcam_file_module('library_noise.py').debugging
 
     # Library warnings (mmcv-lite's missing ops, deprecations) would
-    # bury the tool's own output; problems are reported as errors.
+    # bury the tool's own output; problems are reported as errors. mmcam's
+    # own warnings (a model left with random weights) are for the user.
     if not debugging():
         warnings.filterwarnings('ignore')
+        warnings.filterwarnings('default', module=r'mmcam\.')
+    warnings.showwarning = show_warning_line
     try:
         return run(args)
     except KeyboardInterrupt:

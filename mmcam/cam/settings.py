@@ -7,6 +7,8 @@ one-line error whichever way it came in.
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional, Sequence, Union
 
+import numpy as np
+
 from .errors import CAMError
 from .methods import get_method
 
@@ -134,9 +136,13 @@ class CAMSettings:
                       bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise CAMError(f'seed must be a non-negative integer, got '
                            f'{self.seed!r}')
-        self.eigen_smooth = bool(self.eigen_smooth)
-        self.aug_smooth = bool(self.aug_smooth)
-        self.vit_like = bool(self.vit_like)
+        for name in ('eigen_smooth', 'aug_smooth', 'vit_like'):
+            # bool('maybe') is True: a typo would turn the option on.
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_)):
+                raise CAMError(f'{name} must be True or False, got '
+                               f'{value!r}')
+            setattr(self, name, bool(value))
         self._check_attention_settings()
 
     def _check_attention_settings(self) -> None:

@@ -265,6 +265,60 @@ def read_runner_checkpoint(filename: str) -> Tuple[str, dict]:
     return filename, checkpoint
 
 
+def _pretrained_inits(node) -> list:
+    """Every ``dict(type='Pretrained', checkpoint=...)`` in a model config,
+    at any depth (``model.init_cfg``, ``model.backbone.init_cfg``, lists of
+    them)."""
+    found = []
+    if isinstance(node, dict):
+        if node.get('type') == 'Pretrained' and node.get('checkpoint'):
+            found.append(node)
+        for value in node.values():
+            found += _pretrained_inits(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            found += _pretrained_inits(value)
+    return found
+
+
+def read_pretrained_checkpoints(cfg: Config) -> None:
+    """Read every checkpoint ``init_cfg=dict(type='Pretrained')`` names in
+    the model config, before the run.
+
+    mmengine loads them in ``model.init_weights()`` once training starts;
+    a file that cannot be loaded safely would stop it there with a long
+    traceback. An ``http(s)://`` checkpoint is replaced by the local copy
+    read here, so exactly these bytes are loaded.
+
+    Raises:
+        CAMError: naming the file, as for ``load_from``.
+    """
+    for init in _pretrained_inits(cfg.get('model')):
+        init['checkpoint'], checkpoint = read_runner_checkpoint(
+            str(init['checkpoint']))
+        del checkpoint
+
+
+def check_resumable(checkpoint: dict, filename: str) -> None:
+    """Refuse to resume from a file that holds weights only.
+
+    mmengine's ``Runner.resume`` reads the epoch and iteration from the
+    checkpoint's ``meta``; a bare state_dict (or one saved from a DDP
+    model) has none and would stop the run with ``KeyError: 'meta'``.
+
+    Raises:
+        CAMError: saying that the file is to be given as ``load_from``.
+    """
+    meta = checkpoint.get('meta')
+    if isinstance(meta, dict) and 'epoch' in meta and 'iter' in meta:
+        return
+    raise CAMError(
+        f'{filename!r} is a weights file, not a checkpoint a run can resume '
+        'from (it has no epoch and iteration in its meta); give it as '
+        f'load_from (--cfg-options load_from={filename}) to train from '
+        'these weights, not --resume')
+
+
 def check_checkpoint_fits(model, checkpoint: dict, filename: str) -> None:
     """Refuse a checkpoint that does not fit ``model`` exactly.
 
@@ -277,24 +331,3 @@ def check_checkpoint_fits(model, checkpoint: dict, filename: str) -> None:
     """
     model = model.module if is_model_wrapper(model) else model
     check_state_dict_fits(model, state_dict_of(checkpoint, filename), filename)
-
-
-def check_writable(path: str, what: str) -> None:
-    """Fail now, not after a whole test run, if ``path`` cannot be written.
-
-    Raises:
-        CAMError: naming ``what`` (e.g. ``'--out'``) and the path.
-    """
-    if osp.isdir(path):
-        raise CAMError(f'{what} {path!r} is a folder; give a file name')
-    existed = osp.exists(path)
-    try:
-        folder = osp.dirname(osp.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        with open(path, 'ab'):
-            pass
-    except OSError as error:
-        raise CAMError(f'{what} {path!r} cannot be written: '
-                       f'{error.strerror or one_line(error)}') from None
-    if not existed:
-        os.remove(path)

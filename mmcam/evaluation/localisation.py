@@ -73,6 +73,39 @@ class GroundTruthRegion:
             return None
         return cls(bboxes, field('gt_bbox_labels'), mask)
 
+    def check_shapes(self, where: str) -> None:
+        """Refuse ground truth that cannot be read as boxes and a mask.
+
+        Args:
+            where (str): Whose ground truth this is, for the message, e.g.
+                ``'sample 0 of the test loop'``.
+
+        Raises:
+            CAMError: naming the field, its shape and the shape expected:
+                ``gt_bboxes`` ``(N, 4)`` (or one box ``(4,)``),
+                ``gt_bbox_labels`` one per box, ``gt_mask`` ``(H, W)``.
+        """
+        from ..cam.errors import CAMError
+        problems = []
+        boxes = None
+        if self.bboxes is not None and self.bboxes.size:
+            boxes = np.asarray(self.bboxes)
+            if boxes.shape != (4, ) and (boxes.ndim != 2
+                                         or boxes.shape[1] != 4):
+                problems.append(f'gt_bboxes has shape {boxes.shape}; '
+                                'expected (N, 4) boxes x1, y1, x2, y2')
+        if not problems and boxes is not None and self.labels is not None:
+            count = boxes.size // 4
+            if np.asarray(self.labels).size != count:
+                problems.append(f'gt_bbox_labels has shape '
+                                f'{np.asarray(self.labels).shape}; expected '
+                                f'({count},), one class id per box')
+        if self.mask is not None and np.asarray(self.mask).ndim != 2:
+            problems.append(f'gt_mask has shape {np.asarray(self.mask).shape}'
+                            '; expected (H, W)')
+        if problems:
+            raise CAMError(f'ground truth of {where}: {problems[0]}')
+
     def mask_for(self, category: int, hw: Tuple[int,
                                                 int]) -> Optional[np.ndarray]:
         """``(H, W)`` bool: pixels whose centre lies in the class's boxes or

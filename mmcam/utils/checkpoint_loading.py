@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from ..cam.errors import CAMError
+from .local_files import describe_irregular
 from .messages import one_line
 
 _REMOTE = re.compile(r'^(https?|s3|petrel|pavi|modelzoo|torchvision|'
@@ -70,15 +71,16 @@ def read_checkpoint(filename: str) -> dict:
     """Read a checkpoint file or URL with ``weights_only=True``.
 
     Raises:
-        CAMError: naming the file when it is missing, cannot be
-            downloaded, is not a checkpoint, or holds a type that is not
-            allowed (the refused global is named).
+        CAMError: naming the file when it is missing, no regular file (a
+            FIFO, a device: said which), cannot be downloaded, is not a
+            checkpoint, or holds a type that is not allowed (the refused
+            global is named).
     """
     from mmengine.runner.checkpoint import _load_checkpoint
     remote = bool(_REMOTE.match(filename))
-    if not remote and not osp.isfile(filename):
-        what = 'is a folder' if osp.isdir(filename) else 'does not exist'
-        raise CAMError(f'checkpoint {filename!r} {what}')
+    problem = None if remote else describe_irregular(filename)
+    if problem is not None:  # a FIFO would block torch.load for ever
+        raise CAMError(f'checkpoint {filename!r} {problem}')
     if not remote and osp.getsize(filename) == 0:
         raise CAMError(f'checkpoint {filename!r} is an empty file')
     local = download_checkpoint(filename) if filename.startswith(

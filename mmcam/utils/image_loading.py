@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ..cam.errors import CAMError
+from ..library_noise import quiet_native_stderr
 from .local_files import read_regular_file
 
 # Pillow's default decompression-bomb limit: about 89.5 million pixels
@@ -213,7 +214,8 @@ def decode_image(content: bytes,
         flags = cv2.IMREAD_UNCHANGED
     else:
         flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
-    image = cv2.imdecode(buffer, flags) if buffer.size else None
+    with quiet_native_stderr():  # libpng's own lines on corrupt files
+        image = cv2.imdecode(buffer, flags) if buffer.size else None
     if image is None:
         raise CAMError(f'could not read image {name!r}: not an image, or a '
                        'corrupt or unsupported file')

@@ -1,9 +1,10 @@
 """Turn what a user passes as images into a list of paths and arrays."""
+import fnmatch
 import glob
 import os
 import os.path as osp
 from pathlib import Path
-from typing import List, Sequence, Union
+from typing import List, Sequence, Set, Union
 
 import numpy as np
 
@@ -43,6 +44,66 @@ def _images_in_folder(folder: str) -> List[str]:
     return [osp.join(folder, name) for name in names]
 
 
+def _entries(folder: str, hidden: bool) -> List[str]:
+    """Names in ``folder`` (``''`` for the working directory); dot-names
+    only when ``hidden``, as glob does."""
+    try:
+        names = os.listdir(folder or os.curdir)
+    except OSError:  # unreadable, or not a folder
+        return []
+    return sorted(n for n in names if hidden or not n.startswith('.'))
+
+
+def _walk_pattern(folder: str, parts: List[str], visited: Set[tuple],
+                  found: List[str]) -> None:
+    """Append to ``found`` what the pattern components ``parts`` match
+    under ``folder``. ``**`` matches zero or more folders; each real folder
+    is entered once per remaining pattern, however many links lead to it."""
+    key = (osp.realpath(folder or os.curdir), tuple(parts))
+    if key in visited:
+        return
+    visited.add(key)
+    part, rest = parts[0], parts[1:]
+    if part == '**':
+        if not rest:  # 'data/**' matches everything below data
+            rest = ['*']
+        _walk_pattern(folder, rest, visited, found)
+        for name in _entries(folder, hidden=False):
+            child = osp.join(folder, name)
+            if osp.isdir(child):
+                _walk_pattern(child, parts, visited, found)
+        return
+    for name in _entries(folder, hidden=part.startswith('.')):
+        if not fnmatch.fnmatchcase(name, part):
+            continue
+        child = osp.join(folder, name)
+        if not rest:
+            found.append(child)
+        elif osp.isdir(child):
+            _walk_pattern(child, rest, visited, found)
+
+
+def _glob(pattern: str) -> List[str]:
+    """Paths matching ``pattern`` as ``glob.glob(pattern, recursive=True)``
+    gives them, in a time bounded by the tree.
+
+    glob follows symbolic links to folders without remembering where it
+    has been: two links back up a tree make a recursive glob run for ever.
+    Here folders are walked with a set of the real paths visited.
+    """
+    if '**' not in pattern:
+        return glob.glob(pattern)  # a fixed depth: no loop can trap it
+    parts = pattern.split(os.sep)
+    first = next(i for i, part in enumerate(parts)
+                 if _GLOB_CHARACTERS & set(part))
+    base = os.sep.join(parts[:first])
+    if parts[:first] == ['']:  # the pattern starts at the root
+        base = os.sep
+    found: List[str] = []
+    _walk_pattern(base, [part for part in parts[first:] if part], set(), found)
+    return found
+
+
 def _unique_files(paths: List[str]) -> List[str]:
     """``paths`` without repeats of one file: a recursive glob through a
     symbolic link to a parent folder reaches the same image many times."""
@@ -68,9 +129,7 @@ def _expand(item) -> List[Union[str, np.ndarray]]:
         return _images_in_folder(path)
     if not osp.exists(path) and _GLOB_CHARACTERS & set(path):
         matches = _unique_files(
-            sorted(
-                p for p in glob.glob(path, recursive=True)
-                if not osp.isdir(p)))
+            sorted(p for p in _glob(path) if not osp.isdir(p)))
         if not matches:
             raise CAMError(f'no files match {path!r}')
         return matches

@@ -1,5 +1,6 @@
-"""Reading the local files a user names: regular files only, and never more
-bytes than the caller allows.
+"""The local files a user names: read from regular files only, never more
+bytes than the caller allows; written where a check before the run says
+they can be.
 
 A path named like an image or a checkpoint can be anything. A symbolic link
 to ``/dev/zero`` or ``/dev/urandom`` never ends (a reader fills memory), a
@@ -14,6 +15,7 @@ import stat
 from typing import Optional
 
 from ..cam.errors import CAMError
+from .messages import one_line
 
 _KINDS = (
     (stat.S_ISDIR, 'a folder'),
@@ -138,3 +140,45 @@ def _refuse_size(path: str, what: str, size: Optional[int], max_bytes: int,
         'grew while it was read'
     raise CAMError(f'{what} {path!r} {size_words}, over the limit of '
                    f'{max_bytes:,} bytes{hint}')
+
+
+def check_writable(path: str,
+                   what: str,
+                   folder: bool = False,
+                   fix: str = 'give a folder') -> None:
+    """Fail now, not after a whole run, if ``path`` cannot be written.
+
+    Args:
+        path (str): A file to write (its folder is created) or, with
+            ``folder``, a folder to write in (created; a probe file is
+            written in it and removed).
+        what (str): What the path is for, e.g. ``'--out'`` or ``'CAMHook
+            out_dir'``, for the message.
+        folder (bool): Whether ``path`` is a folder. Defaults to False.
+        fix (str): What to do when a folder is meant and ``path`` is a
+            file. Defaults to ``'give a folder'``.
+
+    Raises:
+        CAMError: naming ``what`` and the path: a folder where a file is
+            meant, a file where a folder is meant, a FIFO or device, or
+            the system's reason (a parent that is a file, no permission).
+    """
+    if osp.lexists(path):
+        problem = describe_irregular(path)
+        if folder and problem != 'is a folder':
+            raise CAMError(f'{what} {path!r} {problem or "is a file"}; {fix}')
+        if not folder and problem is not None and \
+                problem != 'does not exist':
+            hint = '; give a file name' if problem == 'is a folder' else ''
+            raise CAMError(f'{what} {path!r} {problem}{hint}')
+    target = osp.join(path, f'.mmcam_probe_{os.getpid()}') if folder else path
+    existed = osp.exists(target)
+    try:
+        os.makedirs(osp.dirname(osp.abspath(target)), exist_ok=True)
+        with open(target, 'ab'):
+            pass
+    except OSError as error:
+        raise CAMError(f'{what} {path!r} cannot be written: '
+                       f'{error.strerror or one_line(error)}') from None
+    if not existed:
+        os.remove(target)

@@ -39,23 +39,6 @@ MAPS_FOLDER = 'maps'
 _MAP_FILE = re.compile(MAPS_FOLDER + r'[/\\][^/\\.][^/\\]*\.npy')
 
 
-def check_writable_folder(folder: str, what: str) -> None:
-    """Create ``folder`` and write a probe file in it, or raise.
-
-    Raises:
-        CAMError: naming ``what`` and the folder.
-    """
-    probe = osp.join(folder, f'.mmcam_probe_{os.getpid()}')
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with open(probe, 'w'):
-            pass
-        os.remove(probe)
-    except OSError as error:
-        raise CAMError(f'{what} {folder!r} cannot be written: '
-                       f'{error.strerror or error}') from None
-
-
 class RawMapWriter:
     """Writes the heatmaps of explained samples and their index lines.
 

@@ -25,6 +25,10 @@ def test_defaults_and_normalisation():
     (dict(target_category=[-1]), 'target category -1 is negative'),
     (dict(num_extra_tokens=-1), 'num_extra_tokens'),
     (dict(batch_size=0), 'batch_size'),
+    (dict(eigen_smooth='maybe'), "eigen_smooth must be True or False, got "
+     "'maybe'"),
+    (dict(aug_smooth='false'), 'aug_smooth must be True or False'),
+    (dict(vit_like=1), 'vit_like must be True or False, got 1'),
 ])
 def test_bad_values_name_themselves(kwargs, message):
     with pytest.raises(CAMError, match=message):

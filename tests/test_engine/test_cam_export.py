@@ -494,3 +494,41 @@ def test_resume_follows_no_line_out_of_the_maps_folder(tmp_path):
     writer = RawMapWriter(str(folder), 0, settings, resume=True)
     writer.close()
     assert writer.repairs['index_lines'] == 2 and writer.done_count == 0
+
+
+def test_a_file_where_the_maps_folder_goes_is_one_line_before_the_loop(
+        tiny_cfg, tmp_path, monkeypatch):
+    out_dir = tmp_path / 'cams'
+    (out_dir / 'test').mkdir(parents=True)
+    (out_dir / 'test' / 'maps').write_text('not a folder')
+    _export(tiny_cfg, out_dir)
+    explained = []
+    monkeypatch.setattr(CAMEngine, '__call__',
+                        lambda *args, **kwargs: explained.append(1))
+    with pytest.raises(CAMError) as refused:
+        Runner.from_cfg(tiny_cfg).test()
+    assert str(refused.value) == (
+        f"CAMHook's raw-map folder '{out_dir / 'test' / 'maps'}' is a file; "
+        'move it away or choose another out_dir')
+    assert not explained
+
+
+def test_an_out_dir_that_is_a_file_is_one_line(tiny_cfg, tmp_path):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    _export(tiny_cfg, blocker)
+    with pytest.raises(CAMError) as refused:
+        Runner.from_cfg(tiny_cfg).test()
+    assert str(refused.value) == \
+        f"CAMHook out_dir '{blocker}' is a file; give a folder"
+
+
+@pytest.mark.parametrize('out_dir', ['', '  ', 3])
+def test_an_out_dir_that_names_no_folder_is_refused(out_dir):
+    """'' used to join to the work dir and write among its checkpoints."""
+    with pytest.raises(CAMError) as refused:
+        CAMHook(out_dir=out_dir)
+    assert str(refused.value) == (
+        f'CAMHook out_dir must name a folder (relative to the work dir), got '
+        f"{out_dir!r}; use '.' for the work dir itself, or leave it unset to "
+        'give pictures to the visualizer')

@@ -218,3 +218,56 @@ def test_requested_localisation_that_vanishes_is_a_warning(
     log = open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]).read()
     warnings = [line for line in log.splitlines() if 'CAMMetric' in line]
     assert len(warnings) == 1 and 'cam/pointing_game not logged' in warnings[0]
+
+
+@pytest.mark.parametrize('boxes, shape', [([[1, 2, 5]], '(1, 3)'),
+                                          ([1, 2, 5], '(3,)')])
+def test_boxes_of_the_wrong_width_are_one_line_at_run_start(
+        tiny_cfg, tmp_path, monkeypatch, boxes, shape):
+    """Once, before the loop: it used to be a warning on every sample."""
+    from mmcv.transforms import BaseTransform
+    from mmpretrain.registry import TRANSFORMS
+
+    from mmcam.cam import CAMEngine
+
+    class AddBoxesForTest(BaseTransform):
+        """Every sample gets the same ``gt_bboxes``."""
+
+        def transform(self, results):
+            results['gt_bboxes'] = np.asarray(boxes, np.float32)
+            return results
+
+    TRANSFORMS.register_module(module=AddBoxesForTest, force=True)
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='AddBoxesForTest'),
+        dict(type='PackInputs', algorithm_keys=['gt_bboxes']),
+    ]
+    tiny_cfg.test_dataloader.dataset.pipeline = pipeline
+    _with_metrics(tiny_cfg, tmp_path, metrics=['pointing_game'])
+    explained = []
+    monkeypatch.setattr(CAMEngine, '__call__',
+                        lambda *args, **kwargs: explained.append(1))
+    with pytest.raises(CAMError) as refused:
+        Runner.from_cfg(tiny_cfg).test()
+    assert str(refused.value) == (
+        f'ground truth of sample 0 of the TestLoop: gt_bboxes has shape '
+        f'{shape}; expected (N, 4) boxes x1, y1, x2, y2')
+    assert not explained
+
+
+def test_region_shapes():
+    GroundTruthRegion(
+        bboxes=np.zeros((2, 4)), labels=np.zeros(2), mask=np.zeros(
+            (3, 3))).check_shapes('x')
+    GroundTruthRegion(bboxes=np.zeros(4)).check_shapes('x')
+    with pytest.raises(
+            CAMError,
+            match=r'gt_bbox_labels has shape \(3,\); '
+            r'expected \(2,\), one class id per box'):
+        GroundTruthRegion(
+            bboxes=np.zeros((2, 4)), labels=np.zeros(3)).check_shapes('x')
+    with pytest.raises(
+            CAMError, match=r'gt_mask has shape \(3,\); '
+            r'expected \(H, W\)'):
+        GroundTruthRegion(mask=np.zeros(3)).check_shapes('x')

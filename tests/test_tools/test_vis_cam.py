@@ -604,3 +604,20 @@ def test_categories_outside_the_head_are_one_line_for_a_folder(
     out, err = capsys.readouterr()
     assert err.count('\n') == 1 and err.startswith('error: ')
     assert 'the head' in err and out == ''
+
+
+def test_an_empty_checkpoint_warns_of_random_weights(vis_cam, tiny_resnet,
+                                                     test_images, tmp_path,
+                                                     capsys):
+    """The API warns; the tool, which hides library warnings, used to hide
+    this one too and ran on random weights without a word."""
+    config, _ = tiny_resnet
+    assert vis_cam.main([
+        str(test_images['color']),
+        str(config), '', '--save-path',
+        str(tmp_path / 'cam.png')
+    ]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        'warning: no checkpoint given: the model keeps random weights and '
+        'its heatmaps mean nothing'
+    ]

@@ -154,3 +154,22 @@ def test_files_longer_than_the_pixel_limit_allows_are_not_read(tmp_path):
             'bytes, over the limit of 16,793,216 bytes .*raise '
             '--max-pixels'):
         read_image(str(path), max_pixels=1000)
+
+
+def test_corrupt_images_leave_only_the_error_on_stderr(tmp_path, capfd):
+    """libpng and OpenCV print their own lines on the process's stderr
+    ('libpng error: IDAT: ...', '[ WARN:0@...] ... buffer is incomplete')
+    beside the one-line error."""
+    assert cv2.imwrite(
+        str(tmp_path / 'good.png'),
+        np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
+    content = (tmp_path / 'good.png').read_bytes()
+    (tmp_path / 'truncated.png').write_bytes(content[:len(content) // 2])
+    damaged = bytearray(content)
+    damaged[damaged.find(b'IDAT') + 10] ^= 0xff
+    (tmp_path / 'damaged.png').write_bytes(bytes(damaged))
+    capfd.readouterr()
+    for name in ('truncated.png', 'damaged.png'):
+        with pytest.raises(CAMError, match='not an image, or a corrupt'):
+            read_image(str(tmp_path / name))
+    assert capfd.readouterr().err == ''

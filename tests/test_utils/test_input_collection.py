@@ -53,3 +53,38 @@ def test_special_files_named_like_images_are_kept_for_reading_to_report(
         str(tmp_path)) == [str(tmp_path / name) for name in names]
     assert collect_images(str(
         tmp_path / '*.png')) == [str(tmp_path / name) for name in names]
+
+
+def test_recursive_glob_ends_in_a_tree_with_two_link_loops(tmp_path):
+    """glob follows links to folders without remembering them: two links
+    back up the tree make ``**`` run for ever (one loop only repeats)."""
+    import signal
+    (tmp_path / 'a' / 'b').mkdir(parents=True)
+    (tmp_path / 'c' / '.hidden').mkdir(parents=True)
+    for name in ('top.png', 'a/one.png', 'a/b/two.png', 'c/.hidden/no.png',
+                 'a/notes.txt'):
+        (tmp_path / name).write_bytes(b'x')
+    (tmp_path / 'a' / 'b' / 'up').symlink_to('..')
+    (tmp_path / 'a' / 'b' / 'top').symlink_to('../..')
+    (tmp_path / 'c' / 'to_a').symlink_to('../a')
+
+    def give_up(*_):
+        raise TimeoutError('the recursive glob did not end in 20 s')
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(20)
+    try:
+        found = collect_images(str(tmp_path / '**' / '*.png'))
+        below_a = collect_images(str(tmp_path / 'a' / '**'))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert found == [
+        str(tmp_path / name)
+        for name in ('a/b/two.png', 'a/one.png', 'top.png')
+    ]
+    # From a, the link up to the top is a way to top.png like any other.
+    assert below_a == [
+        str(tmp_path / name) for name in ('a/b/top/top.png', 'a/b/two.png',
+                                          'a/notes.txt', 'a/one.png')
+    ]

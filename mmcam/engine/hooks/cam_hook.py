@@ -18,10 +18,11 @@ from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
                               GroundTruthRegion)
 from mmcam.utils import class_name, one_line
 from mmcam.utils.heap import return_freed_memory
+from mmcam.utils.local_files import check_writable
 from mmcam.utils.progress import log_above_progress, terminal_progress
 from mmcam.visualization import CAMVisualizer, save_picture
 from mmcam.visualization.cam_visualizer import check_panel_sizes
-from mmcam.visualization.raw_maps import RawMapWriter, check_writable_folder
+from mmcam.visualization.raw_maps import MAPS_FOLDER, RawMapWriter
 
 _PHASES = ('val', 'test')
 # Iterations between hand-overs of pictures to the vis backends.
@@ -98,7 +99,8 @@ class CAMHook(Hook):
             multiple of ``interval``. Defaults to 1000.
         out_dir (str, optional): Write pictures (and raw maps) here instead
             of the vis backends; a relative path is taken from the runner's
-            ``work_dir``. Defaults to None.
+            ``work_dir`` (``'.'`` for the work dir itself; ``''`` is
+            refused). Defaults to None.
         save_raw (bool): Also write each explained sample's heatmaps as
             ``out_dir/<phase>/maps/<dataset index>_<image stem>.npy``:
             float16 ``(K, H, W)`` in [0, 1], on the original image where
@@ -192,6 +194,14 @@ class CAMHook(Hook):
         if unknown:
             raise CAMError(f'CAMHook phases {unknown} unknown; choose from '
                            f'{list(_PHASES)}')
+        if out_dir is not None and (not isinstance(out_dir, str)
+                                    or not out_dir.strip()):
+            # '' would join to the work dir itself and write pictures among
+            # its logs and checkpoints.
+            raise CAMError(
+                f'CAMHook out_dir must name a folder (relative to the work '
+                f"dir), got {out_dir!r}; use '.' for the work dir itself, or "
+                'leave it unset to give pictures to the visualizer')
         for name, value in (('save_raw', save_raw), ('resume', resume)):
             if value and out_dir is None:
                 raise CAMError(f'CAMHook {name}=True needs out_dir, the '
@@ -252,8 +262,8 @@ class CAMHook(Hook):
             self.engine.check_settings(self._input_shape(runner))
             self._check_ground_truth(runner)
             if self.out_dir is not None:
-                check_writable_folder(
-                    self._out_root(runner), 'CAMHook out_dir')
+                check_writable(
+                    self._out_root(runner), 'CAMHook out_dir', folder=True)
 
     def _out_root(self, runner) -> str:
         return osp.join(runner.work_dir, self.out_dir)
@@ -339,8 +349,16 @@ class CAMHook(Hook):
                 sampler, DefaultSampler) and sampler.round_up)
             if self.save_raw:
                 _, phase_name = self._step_and_phase_name(runner, phase)
+                folder = osp.join(self._out_root(runner), phase_name)
+                # A file where the maps folder goes is one line before the
+                # loop, as an out_dir that is a file is.
+                check_writable(
+                    osp.join(folder, MAPS_FOLDER),
+                    "CAMHook's raw-map folder",
+                    folder=True,
+                    fix='move it away or choose another out_dir')
                 self._writer = RawMapWriter(
-                    osp.join(self._out_root(runner), phase_name), rank,
+                    folder, rank,
                     self._export_settings(runner, loop.dataloader.dataset),
                     self.resume)
                 if self.resume:
@@ -539,9 +557,10 @@ class CAMHook(Hook):
     # Metrics of the explained samples, handed to the loop's CAMMetric.
     # ------------------------------------------------------------------
     def _check_ground_truth(self, runner) -> None:
-        """Localisation metrics named in ``metrics`` need ground-truth
-        regions: look at the first sample of each loop before the run."""
-        if self.quality is None or not self.quality.named_explicitly:
+        """Localisation metrics need ground-truth regions of a shape they
+        can read: look at the first sample of each loop before the run, so
+        a wrong shape is one line now, not a warning on every sample."""
+        if self.quality is None:
             return
         named = [n for n in self.quality.names if n in LOCALISATION_METRICS]
         if not named:
@@ -550,8 +569,11 @@ class CAMHook(Hook):
             if not len(loop.dataloader.dataset):
                 continue
             sample = loop.dataloader.dataset[0].get('data_samples')
-            if sample is None or GroundTruthRegion.of_data_sample(
-                    sample) is None:
+            region = None if sample is None else \
+                GroundTruthRegion.of_data_sample(sample)
+            if region is not None:
+                region.check_shapes(f'sample 0 of the {type(loop).__name__}')
+            elif self.quality.named_explicitly:
                 self.quality.names_for(None)  # raises, naming the metric
 
     def _network_inputs(self, runner, data_batch: dict,
