@@ -577,7 +577,13 @@ class CAMInferencer(BaseInferencer):
         ``metrics`` when a ``quality`` measurer is given."""
         data = self.model.data_preprocessor(
             pseudo_collate([s.packed for s in samples]), False)
-        result = self.engine(data['inputs'], **overrides)
+        result = self.engine(
+            data['inputs'],
+            sample_names=[
+                f'image {s.path!r}' if s.path else f'array {s.index}'
+                for s in samples
+            ],
+            **overrides)
         for i, sample in enumerate(samples):
             # Images of different sizes were padded at the bottom-right
             # into one batch; keep each image's own part.

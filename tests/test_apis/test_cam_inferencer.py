@@ -428,3 +428,23 @@ def test_classes_must_name_every_class(tiny_resnet):
             CAMError, match='classes has 2 name.s. but the head has 5'):
         CAMInferencer(
             str(config), pretrained=str(checkpoint), classes=['a', 'b'])
+
+
+def test_constant_heatmap_is_a_warning_naming_the_image(
+        tiny_vit, test_images, monkeypatch):
+    from mmengine.logging import MMLogger
+    lines = []
+    monkeypatch.setattr(MMLogger.get_current_instance(), 'warning',
+                        lines.append)
+    config, checkpoint = tiny_vit
+    # The last block's ln2 does not reach the class token the head reads.
+    inferencer = CAMInferencer(
+        str(config),
+        pretrained=str(checkpoint),
+        target_layers='backbone.layers.1.ln2')
+    image = str(test_images['wide'])
+    inferencer([image, cv2.imread(image)], batch_size=2)
+    assert len(lines) == 2
+    assert lines[0].startswith(f'GradCAM heatmap of image {image!r} for ')
+    assert lines[1].startswith('GradCAM heatmap of array 1 for ')
+    assert all('backbone.layers.1.ln2 is constant' in line for line in lines)

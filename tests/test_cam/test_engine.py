@@ -394,3 +394,81 @@ def test_scores_are_what_the_model_predicts(name, classifier, images):
     np.testing.assert_allclose(result.pred_scores, expected, atol=1e-5)
     assert (result.categories[:, 0] == expected.argmax(1)).all()
     assert np.allclose(result.heatmaps.max(axis=(2, 3)), 1, atol=1e-5)
+
+
+@pytest.fixture
+def warnings_logged(monkeypatch):
+    """The lines the engine logs as warnings during a test."""
+    from mmengine.logging import MMLogger
+    lines = []
+    monkeypatch.setattr(MMLogger.get_current_instance(), 'warning',
+                        lines.append)
+    return lines
+
+
+def test_constant_map_of_a_layer_off_the_path_is_one_warning(
+        classifier, images, warnings_logged):
+    # The last block's ln2 feeds only the FFN, which never reaches the
+    # class token the head reads: the class score's gradient there is 0.
+    engine = CAMEngine(
+        classifier('vit'), method='GradCAM',
+        target_layers='backbone.layers.1.ln2')
+    result = engine(images(2, 64, 64), sample_names=['a.jpg', 'b.jpg'])
+    assert result.constant.tolist() == [[True], [True]]
+    assert len(warnings_logged) == 2
+    first = warnings_logged[0]
+    assert '\n' not in first
+    assert first.startswith(
+        f'GradCAM heatmap of a.jpg for class {result.categories[0, 0]} at '
+        'backbone.layers.1.ln2 is constant')
+    assert 'gradient there is exactly zero' in first
+    assert 'try a layer on the path' in first
+    assert 'b.jpg' in warnings_logged[1]
+
+
+class _NegativeEvidence(nn.Module):
+    """Class 0's score falls as the ReLU's output grows: every GradCAM
+    weight is negative and the activations are not, so the map is
+    nowhere positive."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(4, 2)
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor([[-1.] * 4, [1.] * 4]))
+
+    def forward(self, x):
+        return self.fc(self.pool(self.relu(self.conv(x))).flatten(1))
+
+
+def test_map_nowhere_positive_is_a_warning_saying_what_to_try(
+        images, warnings_logged):
+    torch.manual_seed(0)
+    engine = CAMEngine(
+        _NegativeEvidence().eval(),
+        method='GradCAM',
+        target_layers='relu',
+        target_category=[0])
+    result = engine(images(1, 16, 16))
+    assert result.constant.tolist() == [[True]]
+    assert warnings_logged == [
+        'GradCAM heatmap of sample 0 of the batch for class 0 at relu is '
+        'constant (drawn as no heatmap): its gradient-weighted activations '
+        "are nowhere positive and the method's ReLU zeroes them, which "
+        'random or barely trained weights often give; try another method '
+        '(EigenCAM, LayerCAM, GradCAM++), another target layer, or check '
+        'that the checkpoint was loaded'
+    ]
+    # The other class has positive weights: a real map, no warning.
+    engine(images(1, 16, 16), target_category=[1])
+    assert len(warnings_logged) == 1
+
+
+def test_maps_that_are_not_constant_warn_nothing(classifier, images,
+                                                 warnings_logged):
+    result = CAMEngine(classifier('resnet'), topk=2)(images(2, 64, 64))
+    assert not result.constant.any()
+    assert warnings_logged == []
