@@ -19,12 +19,27 @@ def constant_maps(heatmaps: np.ndarray) -> np.ndarray:
     return flat.max(axis=-1) == flat.min(axis=-1)
 
 
+# A map whose spread over positions is below this fraction of its size is
+# flat: float rounding alone leaves ~1e-7 of it.
+FLAT_TOLERANCE = 1e-5
+
+
+def flat_feature_maps(feature_map: np.ndarray) -> np.ndarray:
+    """``(B,)`` bool: which samples of a ``(B, C, h, w)`` map are the same
+    at every position, in every channel (up to float rounding)."""
+    flat = feature_map.reshape(*feature_map.shape[:2], -1)
+    spread = (flat.max(axis=-1) - flat.min(axis=-1)).max(axis=1)
+    size = np.abs(flat).max(axis=(1, 2))
+    return spread <= FLAT_TOLERANCE * size
+
+
 def blank_map_warning(method: str,
                       family: str,
                       sample: str,
                       category: int,
                       layers: Sequence[str],
-                      zero_gradient: Optional[bool] = None) -> str:
+                      zero_gradient: Optional[bool] = None,
+                      flat_activations: Optional[bool] = None) -> str:
     """The one line that reports a constant heatmap.
 
     Args:
@@ -37,11 +52,19 @@ def blank_map_warning(method: str,
         layers (Sequence[str]): The target layers.
         zero_gradient (bool, optional): Whether the class score's gradient
             is exactly zero at every target layer (gradient methods).
+        flat_activations (bool, optional): Whether every target layer's
+            output is the same at every position.
     """
     where = ', '.join(layers) or 'its layers'
     head = (f'{method} heatmap of {sample} for class {category} at {where} '
             'is constant (drawn as no heatmap)')
-    if zero_gradient:
+    if flat_activations:
+        why = ("the layer's output is the same at every position, so it "
+               'holds nothing about where things are (untrained weights '
+               'can do this: a uniform attention averages all tokens)')
+        try_ = ('an earlier target layer (--preview-model lists them), or '
+                'check that the checkpoint was loaded')
+    elif zero_gradient:
         why = ("the class score's gradient there is exactly zero, so the "
                'score does not depend on that output')
         try_ = ('a layer on the path from the image to the head (--target-'

@@ -33,7 +33,8 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModel, is_model_wrapper
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from .blank_maps import blank_map_warning, constant_maps
+from .blank_maps import (blank_map_warning, constant_maps,
+                         flat_feature_maps)
 from .errors import CAMError
 from .feature_maps import (default_num_extra_tokens, first_tensor,
                            replace_first_tensor, to_feature_map)
@@ -41,9 +42,9 @@ from .methods import CAMMethod, get_method
 from .perturbation import PerturbationCAM
 from .projection import reduced_svd_in_grad_cam
 from .settings import CAMSettings
-from .target_layers import (LayerRecord, default_target_layers,
-                            record_layer_outputs, resolve_target_layers,
-                            run_with_layer_hooks)
+from .target_layers import (LayerRecord, choose_default_target_layer,
+                            default_layer_candidates, record_layer_outputs,
+                            resolve_target_layers, run_with_layer_hooks)
 from .targets import resolve_categories
 
 _UNSET = object()
@@ -257,6 +258,9 @@ class CAMEngine:
         # (B, K) bool of the last gradient pass: the class score's gradient
         # is zero at every target layer (None: not known).
         self._zero_gradients: Optional[np.ndarray] = None
+        # (B,) bool: every target layer's output is the same at every
+        # position (None: not known).
+        self._flat_activations: Optional[np.ndarray] = None
 
     # ------------------------------------------------------------------
     # Layers
@@ -307,13 +311,23 @@ class CAMEngine:
         dry run at ``input_shape`` the first time."""
         if self._layers is None:
             backbone = getattr(self.model, 'backbone', None)
-            names = default_target_layers(
+            candidates = default_layer_candidates(
                 self.record_layers(input_shape),
                 self.num_extra_tokens,
                 vit_like=self.settings.vit_like,
                 cls_token_output=getattr(backbone, 'out_type',
                                          None) == 'cls_token')
-            self._layers = resolve_target_layers(self.model, names)
+            # Checked by gradients on a seeded random image: zeros can
+            # hide a path (a ReLU that is 0 everywhere).
+            generator = torch.Generator().manual_seed(0)
+            probe = torch.randn((1, *input_shape[-3:]),
+                                generator=generator).to(
+                                    self.device, self.dtype)
+            with cam_mode(self.model, self.device):
+                name = choose_default_target_layer(candidates, self._logits,
+                                                   probe,
+                                                   self.num_extra_tokens)
+            self._layers = resolve_target_layers(self.model, [name])
         return self._layers
 
     def check_settings(self,
@@ -405,6 +419,7 @@ class CAMEngine:
             return resolve_categories(logits, target_category, topk, gt_labels)
 
         self._zero_gradients = None
+        self._flat_activations = None
         with cam_mode(self.model, self.device):
             if self.settings.aug_smooth:
                 logits, categories, heatmaps = self._augmented(
@@ -434,15 +449,18 @@ class CAMEngine:
         """One warning line per constant heatmap."""
         logger = MMLogger.get_current_instance()
         zero_gradients = self._zero_gradients
+        flat = self._flat_activations
         for b, k in zip(*np.nonzero(constant)):
-            sample = (str(sample_names[b]) if sample_names is not None
-                      and b < len(sample_names) else f'sample {b} of the batch')
+            named = sample_names is not None and b < len(sample_names)
+            sample = (str(sample_names[b])
+                      if named else f'sample {b} of the batch')
             logger.warning(
                 blank_map_warning(
                     self.method.name, self.method.family, sample,
                     int(categories[b, k]), layer_names,
                     None if zero_gradients is None else bool(
-                        zero_gradients[b, k])))
+                        zero_gradients[b, k]),
+                    None if flat is None else bool(flat[b])))
 
     def _compute(self, inputs, layers, choose):
         if self.method.name in PerturbationCAM.methods:
@@ -542,6 +560,8 @@ class CAMEngine:
             self._as_numpy(to_feature_map(t, m, hw, self.num_extra_tokens, n))
             for (n, m), t in zip(layers, saved)
         ]
+        self._flat_activations = np.all(
+            [flat_feature_maps(a) for a in activations], axis=0)
         num_k = categories.shape[1]
         heatmaps = np.zeros((inputs.shape[0], num_k, *hw), np.float32)
         zero_gradients = np.zeros((inputs.shape[0], num_k), bool)

@@ -45,7 +45,8 @@ def test_method_names_are_case_insensitive_with_aliases(classifier):
 
 
 @pytest.mark.parametrize('name,expected', [
-    ('resnet', 'backbone.layer4.1.bn2'),
+    # layer4.1.bn2, the last norm, is bypassed by the block's shortcut.
+    ('resnet', 'backbone.layer4'),
     ('mobilenet_v3', 'backbone.layer12.bn'),
     ('convnext', 'backbone.stages.3'),
     ('vit', 'backbone.layers.1.ln1'),
@@ -472,3 +473,63 @@ def test_maps_that_are_not_constant_warn_nothing(classifier, images,
     result = CAMEngine(classifier('resnet'), topk=2)(images(2, 64, 64))
     assert not result.constant.any()
     assert warnings_logged == []
+
+
+class _TwoBranches(nn.Module):
+    """Inception-style: two branches concatenated; each ends in a norm."""
+
+    def __init__(self):
+        super().__init__()
+        self.wide = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1),
+                                  nn.BatchNorm2d(4))
+        self.pool = nn.Sequential(nn.AvgPool2d(3, 1, 1), nn.Conv2d(4, 4, 1),
+                                  nn.BatchNorm2d(4))
+
+    def forward(self, x):
+        return torch.cat([self.wide(x), self.pool(x)], dim=1)
+
+
+class _InceptionLike(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.mixed = _TwoBranches()
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3))
+
+    def forward(self, x):
+        return self.head(self.mixed(self.stem(x)))
+
+
+def test_default_layer_is_one_the_head_reads_everything_through(images):
+    # The last norm (mixed.pool.2) ends one branch of a concatenation: the
+    # other branch reaches the head around it. The concatenation is the
+    # layer everything goes through.
+    torch.manual_seed(0)
+    engine = CAMEngine(_InceptionLike().eval())
+    engine(images(1, 32, 32))
+    assert engine.target_layer_names == ['mixed']
+
+
+class _SpreadMean(nn.Module):
+    """Every position gets the mean of all: what a uniform attention
+    does to tokens (LeViT's at random initialisation)."""
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x)
+
+
+def test_layer_output_same_everywhere_is_named_as_the_cause(
+        images, warnings_logged):
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), _SpreadMean(), nn.Conv2d(4, 4, 1),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
+    for method in ('GradCAM', 'EigenCAM'):
+        result = CAMEngine(model, method=method, target_layers='1')(
+            images(1, 16, 16))
+        assert result.constant.all()
+    assert len(warnings_logged) == 2
+    assert all("the layer's output is the same at every position" in line
+               for line in warnings_logged)
