@@ -20,8 +20,9 @@ def constant_maps(heatmaps: np.ndarray) -> np.ndarray:
 
 
 # A map whose spread over positions is below this fraction of its size is
-# flat: float rounding alone leaves ~1e-7 of it.
-FLAT_TOLERANCE = 1e-5
+# the same everywhere: rounding leaves ~1e-7 of it, the uniform attention
+# of an untrained LeViT ~1e-5; a trained network's maps vary by far more.
+FLAT_TOLERANCE = 1e-3
 
 
 def flat_feature_maps(feature_map: np.ndarray) -> np.ndarray:

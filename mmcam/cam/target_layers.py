@@ -19,6 +19,10 @@ rests on what layers really output, not on their types alone:
   longer reach the class token.
 - Swin and other token backbones without extra tokens: the last norm
   (``backbone.norm3``).
+- A layer whose output is the same at every position (on a seeded random
+  image) shows nothing about where, and is skipped: an untrained LeViT's
+  uniform attention makes all its later maps so, and an earlier
+  resolution is used.
 
 A module may run more than once in one forward pass (DeiT III's blocks call
 ``ln1`` before the attention and again before the FFN). A target layer is
@@ -37,6 +41,7 @@ import torch
 import torch.nn as nn
 from mmengine.utils.dl_utils import is_norm
 
+from .blank_maps import FLAT_TOLERANCE
 from .errors import CAMError
 from .feature_maps import (first_tensor, is_channel_last, is_pooled,
                            replace_first_tensor)
@@ -302,15 +307,18 @@ def default_layer_candidates(records: List[LayerRecord],
                     LayerCandidate(
                         max(before, key=lambda r: r.end), 'patch_gradient'))
 
-    final_size = max(
-        usable, key=lambda r: r.end).spatial_size(num_extra_tokens)
-    at_final = sorted(
-        (r for r in usable if r.spatial_size(num_extra_tokens) == final_size),
-        key=lambda r: r.end,
-        reverse=True)
-    norms = [r for r in at_final if is_norm(r.module)]
-    for record in norms[:1] + [r for r in at_final if r not in norms[:1]]:
-        candidates.append(LayerCandidate(record, 'cut'))
+    # The final resolution first, then earlier ones, for a model whose
+    # final maps are the same at every position (see
+    # choose_default_target_layer); at each, its last norm first, then the
+    # layers that end last.
+    by_size = {}
+    for record in sorted(usable, key=lambda r: r.end, reverse=True):
+        by_size.setdefault(record.spatial_size(num_extra_tokens),
+                           []).append(record)
+    for at_size in by_size.values():
+        norms = [r for r in at_size if is_norm(r.module)]
+        for record in norms[:1] + [r for r in at_size if r not in norms[:1]]:
+            candidates.append(LayerCandidate(record, 'cut'))
     return candidates
 
 
@@ -328,7 +336,7 @@ def default_target_layers(records: List[LayerRecord],
 
 # Candidates checked before the rule's first choice is kept unchecked: a
 # check costs a forward and a backward pass.
-MAX_CHECKED_CANDIDATES = 4
+MAX_CHECKED_CANDIDATES = 8
 
 
 def choose_default_target_layer(candidates: List[LayerCandidate],
@@ -336,8 +344,13 @@ def choose_default_target_layer(candidates: List[LayerCandidate],
                                                   torch.Tensor],
                                 inputs: torch.Tensor,
                                 num_extra_tokens: int) -> str:
-    """The first candidate that passes its check on ``inputs``, else the
-    first candidate.
+    """The first candidate whose output varies over positions and that
+    passes its check on ``inputs``; else the first candidate.
+
+    A layer whose output is the same at every position can show nothing
+    about where: LeViT's at initialisation (its attention is uniform and
+    its residual branches start at zero), where an earlier resolution is
+    used instead. A trained model's final maps vary, and keep their place.
 
     Args:
         candidates (list[LayerCandidate]): From
@@ -347,7 +360,13 @@ def choose_default_target_layer(candidates: List[LayerCandidate],
         inputs (Tensor): A batch to check on (a seeded random image).
         num_extra_tokens (int): Class/distillation tokens.
     """
-    for candidate in candidates[:MAX_CHECKED_CANDIDATES]:
+    varying = [
+        c for c, varies in zip(
+            candidates,
+            _outputs_vary(forward, [c.record.module for c in candidates],
+                          inputs, num_extra_tokens)) if varies
+    ]
+    for candidate in varying[:MAX_CHECKED_CANDIDATES]:
         module = candidate.record.module
         if candidate.check == 'patch_gradient':
             passed = _patch_tokens_reach_score(forward, module, inputs,
@@ -357,6 +376,39 @@ def choose_default_target_layer(candidates: List[LayerCandidate],
         if passed:
             return candidate.record.name
     return candidates[0].record.name
+
+
+@torch.no_grad()
+def _outputs_vary(forward, modules: List[nn.Module], inputs: torch.Tensor,
+                  num_extra_tokens: int) -> List[bool]:
+    """For each module, whether its (first call) output on ``inputs``
+    varies over positions, from one forward pass."""
+    varies = [False] * len(modules)
+
+    def record(index):
+
+        def hook(module, args, output):
+            tensor = first_tensor(output).float()
+            if tensor.ndim == 3:  # tokens (B, L, C)
+                positions = tensor[:, num_extra_tokens:].transpose(1, 2)
+            else:  # (B, C, H, W)
+                positions = tensor.flatten(2)
+            spread = positions.amax(-1) - positions.amin(-1)
+            varies[index] = bool(
+                spread.max() > FLAT_TOLERANCE * tensor.abs().max())
+
+        return _first_call_hook(hook)
+
+    handles = [
+        module.register_forward_hook(record(i))
+        for i, module in enumerate(modules)
+    ]
+    try:
+        forward(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return varies
 
 
 def _first_call_hook(hook: Callable) -> Callable:

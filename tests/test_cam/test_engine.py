@@ -533,3 +533,19 @@ def test_layer_output_same_everywhere_is_named_as_the_cause(
     assert len(warnings_logged) == 2
     assert all("the layer's output is the same at every position" in line
                for line in warnings_logged)
+
+
+def test_default_layer_skips_final_maps_that_are_the_same_everywhere(
+        images):
+    # As LeViT at initialisation: a uniform attention gives every final
+    # position the same value. The last layer that varies and that the
+    # head reads everything through is taken instead.
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), _SpreadMean(),
+        nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4), nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(), nn.Linear(4, 3)).eval()
+    engine = CAMEngine(model)
+    result = engine(images(1, 16, 16))
+    assert engine.target_layer_names == ['1']
+    assert not result.constant.any()
