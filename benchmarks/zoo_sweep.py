@@ -48,6 +48,18 @@ def parse_args(argv=None):
         default=600,
         help='seconds per model, build included (default 600)')
     parser.add_argument(
+        '--jsonl',
+        help='also append each family\'s row to this file as it finishes '
+        '(a long sweep keeps what it measured if stopped)')
+    parser.add_argument(
+        '--part',
+        help='K/N: run only the K-th of N equal parts of the families (for '
+        'several processes)')
+    parser.add_argument(
+        '--table-from',
+        nargs='+',
+        help='print the table of these --jsonl files and run nothing')
+    parser.add_argument(
         '--one', help=argparse.SUPPRESS)  # a config, run in this process
     return parser.parse_args(argv)
 
@@ -250,10 +262,32 @@ def table(rows, methods) -> str:
     return '\n'.join(lines)
 
 
+def report(rows, methods) -> None:
+    """The table, then one line per blank map or error."""
+    print(table(rows, methods))
+    print()
+    for family, row in rows:
+        if row.get('error'):
+            print(f"- {family}: {row['error']}")
+        for method, reason in row.get('reasons', {}).items():
+            print(f'- {family} {method}: {reason}')
+    ok = sum(
+        all(row['methods'].get(m) == 'ok' for m in methods)
+        for _, row in rows)
+    print(f'\nall methods ok: {ok} of {len(rows)} families')
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.one:
         print(json.dumps(run_one(args.one, args.methods)))
+        return 0
+    if args.table_from:
+        rows = []
+        for path in args.table_from:
+            with open(path) as file:
+                rows += [tuple(json.loads(line)) for line in file]
+        report(sorted(rows, key=lambda row: row[0]), args.methods)
         return 0
     started = time.perf_counter()
     import logging
@@ -262,7 +296,14 @@ def main(argv=None) -> int:
 
     # Building models logs at INFO (batch augments, timm stages).
     MMLogger.get_current_instance().setLevel(logging.WARNING)
-    chosen = smallest_configs(args.families)
+    families = args.families or [
+        osp.basename(d) for d in sorted(glob.glob(osp.join(configs_root(),
+                                                           '*')))
+    ]
+    if args.part:
+        part, parts = map(int, args.part.split('/'))
+        families = families[part - 1::parts]
+    chosen = smallest_configs(families)
     print(f'{len(chosen)} families; torch threads: '
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}; load average "
           f'{os.getloadavg()[0]:.1f}', flush=True)
@@ -273,19 +314,12 @@ def main(argv=None) -> int:
         states = ' '.join(f'{m}:{s}' for m, s in row['methods'].items())
         print(f"{family}: {osp.basename(config)} {row['seconds']:.0f}s "
               f'{states}', flush=True)
+        if args.jsonl:
+            with open(args.jsonl, 'a') as file:
+                file.write(json.dumps([family, row]) + '\n')
     print()
-    print(table(rows, args.methods))
-    print()
-    for family, row in rows:
-        if row.get('error'):
-            print(f"- {family}: {row['error']}")
-        for method, reason in row.get('reasons', {}).items():
-            print(f'- {family} {method}: {reason}')
-    ok = sum(
-        all(row['methods'].get(m) == 'ok' for m in args.methods)
-        for _, row in rows)
-    print(f'\nall methods ok: {ok} of {len(rows)} families; '
-          f'{time.perf_counter() - started:.0f} s in all; load average '
+    report(rows, args.methods)
+    print(f'{time.perf_counter() - started:.0f} s in all; load average '
           f'{os.getloadavg()[0]:.1f}')
     return 0
 
