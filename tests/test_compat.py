@@ -200,3 +200,54 @@ print('sklearn' in sys.modules)
 '''
     result = _run_fresh_python(script)
     assert result.stdout.split() == ['True']
+
+
+_READ_BASE_BASE = '''\
+from mmpretrain.models import (GlobalAveragePooling, ImageClassifier,
+                               LinearClsHead, ResNet)
+
+model = dict(
+    type=ImageClassifier,
+    backbone=dict(type=ResNet, depth=18, stem_channels=8, base_channels=8),
+    neck=dict(type=GlobalAveragePooling),
+    head=dict(type=LinearClsHead, num_classes=5, in_channels=64))
+'''
+
+_READ_BASE_CONFIG = '''\
+from mmengine.config import read_base
+from mmcv.transforms import LoadImageFromFile
+from mmpretrain.datasets import PackInputs, Resize
+
+with read_base():
+    from .base_model import *
+
+test_pipeline = [
+    dict(type=LoadImageFromFile),
+    dict(type=Resize, scale=(32, 32)),
+    dict(type=PackInputs),
+]
+'''
+
+
+@pytest.mark.parametrize('style', ['read_base', 'main_only_import'])
+def test_both_config_styles_load_wherever_a_config_is_accepted(
+        tmp_path, style):
+    from mmcam.apis.model_source import resolve_model
+    from mmcam.engine.runner_config import load_runner_config
+    if style == 'read_base':
+        (tmp_path / 'base_model.py').write_text(_READ_BASE_BASE)
+        (tmp_path / 'cfg.py').write_text(_READ_BASE_CONFIG)
+    else:
+        (tmp_path / 'base.py').write_text(_MAIN_ONLY_IMPORT_BASE)
+        (tmp_path / 'cfg.py').write_text("_base_ = ['base.py']\n")
+    path = str(tmp_path / 'cfg.py')
+    cfg, _ = resolve_model(path, None, None)  # CAMInferencer, vis_cam.py
+    assert 'ResNet' in str(cfg.model.backbone.type)
+    cfg = load_runner_config(path)  # tools/train.py, tools/test.py
+    assert 'ResNet' in str(cfg.model.backbone.type)
+    if style == 'read_base':
+        from mmcam.apis import CAMInferencer
+        with pytest.warns(UserWarning, match='random weights'):
+            inferencer = CAMInferencer(path, pretrained=None)
+        result = inferencer(np.full((40, 50, 3), 90, np.uint8))[0]
+        assert result['input_heatmaps'].shape == (1, 32, 32)

@@ -117,8 +117,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=str,
         help='Dotted names of the layers to compute the CAM at, e.g. '
         'backbone.layer4.1.bn2 (see --preview-model). Defaults to the '
-        "architecture's last norm layer (for ViTs: the norm before the "
-        'last attention block).')
+        'last norm at the final resolution that everything the head reads '
+        'goes through, else the block or stage there (for ViTs: the norm '
+        'before the last attention block).')
     parser.add_argument(
         '--preview-model',
         action='store_true',

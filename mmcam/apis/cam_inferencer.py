@@ -623,7 +623,13 @@ class CAMInferencer(BaseInferencer):
         data = self.model.data_preprocessor(
             pseudo_collate([s.packed for s in samples]), False)
         try:
-            result = self.engine(data['inputs'], **overrides)
+            result = self.engine(
+                data['inputs'],
+                sample_names=[
+                    f'image {s.path!r}' if s.path else f'array {s.index}'
+                    for s in samples
+                ],
+                **overrides)
         except NotANumberError as error:
             broken = samples[error.rows[0]]
             name = broken.path or f'array {broken.index}'

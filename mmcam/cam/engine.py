@@ -35,6 +35,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .attention import attention_blocks, readout_rows
 from .attention_cam import AttentionCAM
+from .blank_maps import (blank_map_warning, constant_maps,
+                         flat_feature_maps)
 from .errors import CAMError, NotANumberError
 from .feature_maps import (default_num_extra_tokens, first_tensor,
                            replace_first_tensor, to_feature_map)
@@ -42,9 +44,9 @@ from .methods import CAMMethod, get_method
 from .perturbation import PerturbationCAM
 from .projection import reduced_svd_in_grad_cam
 from .settings import CAMSettings
-from .target_layers import (LayerRecord, default_target_layers,
-                            record_layer_outputs, resolve_target_layers,
-                            run_with_layer_hooks)
+from .target_layers import (LayerRecord, choose_default_target_layer,
+                            default_layer_candidates, record_layer_outputs,
+                            resolve_target_layers, run_with_layer_hooks)
 from .targets import resolve_categories
 
 _UNSET = object()
@@ -65,6 +67,8 @@ class CAMResult:
         pred_scores (np.ndarray): ``(B, num_classes)`` probabilities.
         target_layers (list[str]): The layers the maps were computed at.
         method (str): The CAM method.
+        constant (np.ndarray, optional): ``(B, K)`` bool, which maps are
+            constant (each one was also logged as a warning).
     """
     heatmaps: np.ndarray
     categories: np.ndarray
@@ -72,6 +76,7 @@ class CAMResult:
     pred_scores: np.ndarray
     target_layers: List[str]
     method: str
+    constant: Optional[np.ndarray] = None
 
 
 def _refuse_not_a_number(heatmaps: np.ndarray, probs: torch.Tensor) -> None:
@@ -288,6 +293,12 @@ class CAMEngine:
         self.last_perturbation: Optional[PerturbationCAM] = None
         self._announced = False
         self._told_repeated: set = set()
+        # (B, K) bool of the last gradient pass: the class score's gradient
+        # is zero at every target layer (None: not known).
+        self._zero_gradients: Optional[np.ndarray] = None
+        # (B,) bool: every target layer's output is the same at every
+        # position (None: not known).
+        self._flat_activations: Optional[np.ndarray] = None
 
     # ------------------------------------------------------------------
     # Layers
@@ -338,13 +349,23 @@ class CAMEngine:
         dry run at ``input_shape`` the first time."""
         if self._layers is None:
             backbone = getattr(self.model, 'backbone', None)
-            names = default_target_layers(
+            candidates = default_layer_candidates(
                 self.record_layers(input_shape),
                 self.num_extra_tokens,
                 vit_like=self.settings.vit_like,
                 cls_token_output=getattr(backbone, 'out_type',
                                          None) == 'cls_token')
-            self._layers = resolve_target_layers(self.model, names)
+            # Checked by gradients on a seeded random image: zeros can
+            # hide a path (a ReLU that is 0 everywhere).
+            generator = torch.Generator().manual_seed(0)
+            probe = torch.randn((1, *input_shape[-3:]),
+                                generator=generator).to(
+                                    self.device, self.dtype)
+            with cam_mode(self.model, self.device):
+                name = choose_default_target_layer(candidates, self._logits,
+                                                   probe,
+                                                   self.num_extra_tokens)
+            self._layers = resolve_target_layers(self.model, [name])
         return self._layers
 
     def check_settings(self,
@@ -405,14 +426,21 @@ class CAMEngine:
                  inputs: torch.Tensor,
                  target_category=_UNSET,
                  topk=_UNSET,
-                 gt_labels: Optional[Sequence[int]] = None) -> CAMResult:
+                 gt_labels: Optional[Sequence[int]] = None,
+                 sample_names: Optional[Sequence[str]] = None) -> CAMResult:
         """Heatmaps for a normalized batch ``(B, 3, H, W)``.
+
+        Every constant heatmap is logged as a one-line warning that names
+        its sample, the method, the class and the layer, and what to try.
 
         Args:
             inputs (Tensor): The batch, as the data preprocessor outputs it.
             target_category: Overrides ``settings.target_category``.
             topk: Overrides ``settings.topk``.
             gt_labels (Sequence[int], optional): Labels for ``'gt'``.
+            sample_names (Sequence[str], optional): How warnings name each
+                sample (a path, a dataset index); defaults to its position
+                in the batch.
 
         Raises:
             NotANumberError: When a row's output or heatmap is NaN or
@@ -432,6 +460,8 @@ class CAMEngine:
         def choose(logits):
             return resolve_categories(logits, target_category, topk, gt_labels)
 
+        self._zero_gradients = None
+        self._flat_activations = None
         with cam_mode(self.model, self.device):
             if self.settings.aug_smooth:
                 logits, categories, heatmaps = self._augmented(
@@ -442,13 +472,38 @@ class CAMEngine:
 
         probs = self.probabilities(logits.detach()).cpu()
         _refuse_not_a_number(heatmaps, probs)
+        heatmaps = heatmaps.astype(np.float32)
+        names = [name for name, _ in layers]
+        constant = constant_maps(heatmaps)
+        self._warn_constant_maps(constant, categories.numpy(), names,
+                                 sample_names)
         return CAMResult(
-            heatmaps=heatmaps.astype(np.float32),
+            heatmaps=heatmaps,
             categories=categories.numpy(),
             scores=probs.gather(1, categories).numpy(),
             pred_scores=probs.numpy(),
-            target_layers=[name for name, _ in layers],
-            method=self.method.name)
+            target_layers=names,
+            method=self.method.name,
+            constant=constant)
+
+    def _warn_constant_maps(self, constant: np.ndarray,
+                            categories: np.ndarray, layer_names: List[str],
+                            sample_names: Optional[Sequence[str]]) -> None:
+        """One warning line per constant heatmap."""
+        logger = MMLogger.get_current_instance()
+        zero_gradients = self._zero_gradients
+        flat = self._flat_activations
+        for b, k in zip(*np.nonzero(constant)):
+            named = sample_names is not None and b < len(sample_names)
+            sample = (str(sample_names[b])
+                      if named else f'sample {b} of the batch')
+            logger.warning(
+                blank_map_warning(
+                    self.method.name, self.method.family, sample,
+                    int(categories[b, k]), layer_names,
+                    None if zero_gradients is None else bool(
+                        zero_gradients[b, k]),
+                    None if flat is None else bool(flat[b])))
 
     def _compute(self, inputs, layers, choose):
         if self.method.family == 'attention':
@@ -506,14 +561,20 @@ class CAMEngine:
             logits = self._logits(inputs)
         categories = choose(logits)
         maps = []
+        zero_gradients = []
         for transform in self._grad_cam_object(layers).tta_transforms:
             augmented = transform.augment_image(inputs)
             _, _, heatmaps = self._compute(augmented, layers,
                                            lambda _: categories)
+            zero_gradients.append(self._zero_gradients)
             b, k, h, w = heatmaps.shape
             restored = transform.deaugment_mask(
                 torch.from_numpy(heatmaps.reshape(b * k, 1, h, w)))
             maps.append(restored.numpy().reshape(b, k, h, w))
+        # Zero everywhere only if zero in every view.
+        self._zero_gradients = None if any(
+            z is None for z in zero_gradients) else np.all(
+                zero_gradients, axis=0)
         return logits, categories, np.mean(np.float32(maps), axis=0)
 
     def _hooked_forward(self, inputs, layers, choose):
@@ -553,8 +614,11 @@ class CAMEngine:
             self._as_numpy(to_feature_map(t, m, hw, self.num_extra_tokens, n))
             for (n, m), t in zip(layers, saved)
         ]
+        self._flat_activations = np.all(
+            [flat_feature_maps(a) for a in activations], axis=0)
         num_k = categories.shape[1]
         heatmaps = np.zeros((inputs.shape[0], num_k, *hw), np.float32)
+        zero_gradients = np.zeros((inputs.shape[0], num_k), bool)
         if not uses_gradients:
             # Activation-only methods do not depend on the class.
             heatmap = self._aggregate(inputs, layers, categories[:, 0],
@@ -581,6 +645,10 @@ class CAMEngine:
             ]
             heatmaps[:, k] = self._aggregate(inputs, layers, categories[:, k],
                                              activations, grads_np)
+            zero_gradients[:, k] = np.all(
+                [np.abs(g).reshape(len(g), -1).max(axis=1) == 0
+                 for g in grads_np], axis=0)
+        self._zero_gradients = zero_gradients
         return logits, categories, heatmaps
 
     @staticmethod

@@ -5,14 +5,24 @@ does not. A dry forward pass records every layer's output so the choice
 rests on what layers really output, not on their types alone:
 
 - CNNs: the last normalization layer at the backbone's final resolution
-  (ResNet: ``backbone.layer4.2.bn3``). Where no norm there gives a
-  channel-first map (ConvNeXt normalizes after pooling, and its blocks'
-  norms are channel-last), the last module that does (``backbone.stages.3``).
+  (MobileNetV3: ``backbone.layer16.bn``), if everything the head reads
+  goes through it. A gradient check decides, not the layer's name: a norm
+  inside a residual branch (ResNet's ``layer4.2.bn3``) or one branch of a
+  concatenation (Inception-v3's ``Mixed_7c.branch_pool.bn``) is bypassed,
+  and the block or stage that ends last there is used instead
+  (``backbone.layer4``). Where no norm gives a channel-first map
+  (ConvNeXt normalizes after pooling, and its blocks' norms are
+  channel-last), the same (``backbone.stages.3``).
 - ViT-like backbones with class/distillation tokens: the norm before the
-  last attention block (``backbone.layers.11.ln1``); after that block the
-  patch tokens no longer reach the class token.
+  last attention block (``backbone.layers.11.ln1``), checked to pass a
+  gradient to the patch tokens; after that block the patch tokens no
+  longer reach the class token.
 - Swin and other token backbones without extra tokens: the last norm
   (``backbone.norm3``).
+- A layer whose output is the same at every position (on a seeded random
+  image) shows nothing about where, and is skipped: an untrained LeViT's
+  uniform attention makes all its later maps so, and an earlier
+  resolution is used.
 
 A module may run more than once in one forward pass (DeiT III's blocks call
 ``ln1`` before the attention and again before the FFN). A target layer is
@@ -31,8 +41,10 @@ import torch
 import torch.nn as nn
 from mmengine.utils.dl_utils import is_norm
 
+from .blank_maps import FLAT_TOLERANCE
 from .errors import CAMError
-from .feature_maps import first_tensor, is_channel_last, is_pooled
+from .feature_maps import (first_tensor, is_channel_last, is_pooled,
+                           replace_first_tensor)
 
 
 @dataclass
@@ -226,17 +238,45 @@ def run_with_layer_hooks(forward: Callable[[torch.Tensor],
     return logits
 
 
-def default_target_layers(records: List[LayerRecord],
-                          num_extra_tokens: int,
-                          vit_like: bool = False,
-                          cls_token_output: bool = False) -> List[str]:
-    """The default target layer's name, chosen from a dry run's records.
+@dataclass
+class LayerCandidate:
+    """A layer the default rule would take, and how to check it.
+
+    Args:
+        record (LayerRecord): The layer's (first call) record.
+        check (str): ``'cut'``: the class score must depend on the image
+            only through this layer (nothing reaches the head around it,
+            as a residual shortcut around a block's inner norm or another
+            branch of a concatenation does); ``'patch_gradient'``: the
+            score's gradient at the layer's patch tokens must not be zero
+            (the ViT rule, for the class token).
+    """
+    record: LayerRecord
+    check: str
+
+
+def default_layer_candidates(records: List[LayerRecord],
+                             num_extra_tokens: int,
+                             vit_like: bool = False,
+                             cls_token_output: bool = False
+                             ) -> List[LayerCandidate]:
+    """The layers the default rule would take, best first, each with the
+    check that confirms it on the model's real path to the head.
+
+    - ViT-like backbones with class/distillation tokens: the norm before
+      the last attention block (checked by the patch tokens' gradient).
+    - Otherwise, at the backbone's final resolution: its last norm, then
+      the layers that end last (a block, a stage), each checked to be a
+      cut between the image and the head.
 
     Args:
         records (list[LayerRecord]): From :func:`record_layer_outputs`.
         num_extra_tokens (int): Class/distillation tokens of the backbone.
         vit_like (bool): Force the ViT rule (norm before last attention).
         cls_token_output (bool): The backbone outputs its class token.
+
+    Raises:
+        CAMError: no layer has a spatial output.
     """
     in_backbone = [r for r in records if r.name.startswith('backbone.')]
     records = in_backbone or records
@@ -249,6 +289,7 @@ def default_target_layers(records: List[LayerRecord],
         raise CAMError('found no layer with a spatial output to use as '
                        'target layer; pass target layers explicitly')
 
+    candidates = []
     if vit_like or num_extra_tokens > 0 or cls_token_output:
         attentions = [
             r for r in records
@@ -262,16 +303,169 @@ def default_target_layers(records: List[LayerRecord],
                 and r.end < last_attention.start and len(r.output_shape) == 3
             ]
             if before:
-                return [max(before, key=lambda r: r.end).name]
+                candidates.append(
+                    LayerCandidate(
+                        max(before, key=lambda r: r.end), 'patch_gradient'))
 
-    final_size = max(
-        usable, key=lambda r: r.end).spatial_size(num_extra_tokens)
-    at_final = [
-        r for r in usable if r.spatial_size(num_extra_tokens) == final_size
+    # The final resolution first, then earlier ones, for a model whose
+    # final maps are the same at every position (see
+    # choose_default_target_layer); at each, its last norm first, then the
+    # layers that end last.
+    by_size = {}
+    for record in sorted(usable, key=lambda r: r.end, reverse=True):
+        by_size.setdefault(record.spatial_size(num_extra_tokens),
+                           []).append(record)
+    for at_size in by_size.values():
+        norms = [r for r in at_size if is_norm(r.module)]
+        for record in norms[:1] + [r for r in at_size if r not in norms[:1]]:
+            candidates.append(LayerCandidate(record, 'cut'))
+    return candidates
+
+
+def default_target_layers(records: List[LayerRecord],
+                          num_extra_tokens: int,
+                          vit_like: bool = False,
+                          cls_token_output: bool = False) -> List[str]:
+    """The default rule's first choice, unchecked (see
+    :func:`choose_default_target_layer` for the checked one)."""
+    return [
+        default_layer_candidates(records, num_extra_tokens, vit_like,
+                                 cls_token_output)[0].record.name
     ]
-    norms = [r for r in at_final if is_norm(r.module)]
-    chosen = max(norms or at_final, key=lambda r: r.end)
-    return [chosen.name]
+
+
+# Candidates checked before the rule's first choice is kept unchecked: a
+# check costs a forward and a backward pass.
+MAX_CHECKED_CANDIDATES = 8
+
+
+def choose_default_target_layer(candidates: List[LayerCandidate],
+                                forward: Callable[[torch.Tensor],
+                                                  torch.Tensor],
+                                inputs: torch.Tensor,
+                                num_extra_tokens: int) -> str:
+    """The first candidate whose output varies over positions and that
+    passes its check on ``inputs``; else the first candidate.
+
+    A layer whose output is the same at every position can show nothing
+    about where: LeViT's at initialisation (its attention is uniform and
+    its residual branches start at zero), where an earlier resolution is
+    used instead. A trained model's final maps vary, and keep their place.
+
+    Args:
+        candidates (list[LayerCandidate]): From
+            :func:`default_layer_candidates`.
+        forward (callable): Images to logits, with gradients enabled and
+            parameters frozen.
+        inputs (Tensor): A batch to check on (a seeded random image).
+        num_extra_tokens (int): Class/distillation tokens.
+    """
+    varying = [
+        c for c, varies in zip(
+            candidates,
+            _outputs_vary(forward, [c.record.module for c in candidates],
+                          inputs, num_extra_tokens)) if varies
+    ]
+    for candidate in varying[:MAX_CHECKED_CANDIDATES]:
+        module = candidate.record.module
+        if candidate.check == 'patch_gradient':
+            passed = _patch_tokens_reach_score(forward, module, inputs,
+                                               num_extra_tokens)
+        else:
+            passed = not _score_goes_around(forward, module, inputs)
+        if passed:
+            return candidate.record.name
+    return candidates[0].record.name
+
+
+@torch.no_grad()
+def _outputs_vary(forward, modules: List[nn.Module], inputs: torch.Tensor,
+                  num_extra_tokens: int) -> List[bool]:
+    """For each module, whether its (first call) output on ``inputs``
+    varies over positions, from one forward pass."""
+    varies = [False] * len(modules)
+
+    def record(index):
+
+        def hook(module, args, output):
+            tensor = first_tensor(output).float()
+            if tensor.ndim == 3:  # tokens (B, L, C)
+                positions = tensor[:, num_extra_tokens:].transpose(1, 2)
+            else:  # (B, C, H, W)
+                positions = tensor.flatten(2)
+            spread = positions.amax(-1) - positions.amin(-1)
+            varies[index] = bool(
+                spread.max() > FLAT_TOLERANCE * tensor.abs().max())
+
+        return _first_call_hook(hook)
+
+    handles = [
+        module.register_forward_hook(record(i))
+        for i, module in enumerate(modules)
+    ]
+    try:
+        forward(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return varies
+
+
+def _first_call_hook(hook: Callable) -> Callable:
+    calls = [0]
+
+    def hook_first_call(module, args, output):
+        calls[0] += 1
+        return hook(module, args, output) if calls[0] == 1 else None
+
+    return hook_first_call
+
+
+def _score_goes_around(forward, module: nn.Module,
+                       inputs: torch.Tensor) -> bool:
+    """Whether the top class score still depends on the image when the
+    module's output is cut off the autograd graph: then part of what the
+    head reads goes around the module."""
+    inputs = inputs.detach().clone().requires_grad_(True)
+    handle = module.register_forward_hook(
+        _first_call_hook(lambda m, args, output: replace_first_tensor(
+            output,
+            first_tensor(output).detach())))
+    try:
+        logits = forward(inputs)
+    finally:
+        handle.remove()
+    if not logits.requires_grad:
+        return False
+    grad, = torch.autograd.grad(
+        logits.max(dim=-1).values.sum(), inputs, allow_unused=True)
+    return grad is not None and bool(grad.abs().max() > 0)
+
+
+def _patch_tokens_reach_score(forward, module: nn.Module,
+                              inputs: torch.Tensor,
+                              num_extra_tokens: int) -> bool:
+    """Whether the top class score's gradient at the module's patch tokens
+    is non-zero."""
+    saved = []
+
+    def keep(m, args, output):
+        tensor = first_tensor(output)
+        saved.append(tensor)
+        return None
+
+    handle = module.register_forward_hook(_first_call_hook(keep))
+    try:
+        logits = forward(inputs.detach().clone().requires_grad_(True))
+    finally:
+        handle.remove()
+    if not saved or not logits.requires_grad or not saved[0].requires_grad:
+        return False
+    grad, = torch.autograd.grad(
+        logits.max(dim=-1).values.sum(), saved[0], allow_unused=True)
+    if grad is None or grad.ndim != 3:
+        return grad is not None and bool(grad.abs().max() > 0)
+    return bool(grad[:, num_extra_tokens:].abs().max() > 0)
 
 
 def find_record(records: List[LayerRecord],

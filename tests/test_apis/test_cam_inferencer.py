@@ -8,11 +8,18 @@ from mmcam import CAMInferencer
 from mmcam.cam import CAMError
 
 
+INNER_NORM = 'backbone.layer4.1.bn2'
+
+
 @pytest.fixture(scope='module')
 def resnet_inferencer(tiny_resnet):
     config, checkpoint = tiny_resnet
     return CAMInferencer(
-        str(config), pretrained=str(checkpoint), device='cpu', topk=2)
+        str(config),
+        pretrained=str(checkpoint),
+        device='cpu',
+        topk=2,
+        target_layers=INNER_NORM)
 
 
 def test_heatmaps_on_the_image_and_at_the_network_input(
@@ -52,7 +59,7 @@ def test_heatmaps_on_the_image_and_at_the_network_input(
     assert result['pred_class'] == tiny_classes[result['pred_label']]
     assert np.isclose(result['pred_score'], scores.max())
     assert result['method'] == 'GradCAM'
-    assert result['target_layers'] == ['backbone.layer4.1.bn2']
+    assert result['target_layers'] == [INNER_NORM]
     assert result['note'] is None
     assert 'visualization' not in result  # nothing drawn unless asked
 
@@ -205,13 +212,14 @@ def test_unknown_arguments_are_named(tiny_resnet, resnet_inferencer,
         resnet_inferencer(str(test_images['color']), wait=1)
 
 
-def test_record_layers_lists_shapes_and_the_default(resnet_inferencer,
+def test_record_layers_lists_shapes_and_the_default(tiny_resnet,
                                                     test_images):
-    records, targets = resnet_inferencer.record_layers(
-        str(test_images['color']))
+    config, checkpoint = tiny_resnet
+    inferencer = CAMInferencer(str(config), pretrained=str(checkpoint))
+    records, targets = inferencer.record_layers(str(test_images['color']))
     shapes = {r.name: r.output_shape for r in records}
-    assert targets == ['backbone.layer4.1.bn2']
-    assert shapes['backbone.layer4.1.bn2'] == (1, 64, 2, 2)
+    assert targets == ['backbone.layer4']
+    assert shapes['backbone.layer4'] == (1, 64, 2, 2)
     assert shapes['backbone.conv1'] == (1, 8, 32, 32)
     assert len(shapes) == len(records)  # each module once
 
@@ -461,7 +469,10 @@ def test_built_inside_inference_mode(tiny_resnet, test_images):
     config, checkpoint = tiny_resnet
     with torch.inference_mode():
         inferencer = CAMInferencer(
-            str(config), pretrained=str(checkpoint), device='cpu')
+            str(config),
+            pretrained=str(checkpoint),
+            device='cpu',
+            target_layers=INNER_NORM)
         inside = inferencer(str(test_images['color']))[0]['heatmaps']
     outside = inferencer(str(test_images['color']))[0]['heatmaps']
     np.testing.assert_array_equal(inside, outside)
@@ -473,3 +484,23 @@ def test_built_inside_inference_mode(tiny_resnet, test_images):
             torch.nn.Flatten(), torch.nn.Linear(4, 2))
     with pytest.raises(CAMError, match='inside torch.inference_mode'):
         CAMEngine(model)
+
+
+def test_constant_heatmap_is_a_warning_naming_the_image(
+        tiny_vit, test_images, monkeypatch):
+    from mmengine.logging import MMLogger
+    lines = []
+    monkeypatch.setattr(MMLogger.get_current_instance(), 'warning',
+                        lines.append)
+    config, checkpoint = tiny_vit
+    # The last block's ln2 does not reach the class token the head reads.
+    inferencer = CAMInferencer(
+        str(config),
+        pretrained=str(checkpoint),
+        target_layers='backbone.layers.1.ln2')
+    image = str(test_images['wide'])
+    inferencer([image, cv2.imread(image)], batch_size=2)
+    assert len(lines) == 2
+    assert lines[0].startswith(f'GradCAM heatmap of image {image!r} for ')
+    assert lines[1].startswith('GradCAM heatmap of array 1 for ')
+    assert all('backbone.layers.1.ln2 is constant' in line for line in lines)

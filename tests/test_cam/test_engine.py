@@ -54,7 +54,8 @@ def test_method_names_are_case_insensitive_with_aliases(classifier):
 
 
 @pytest.mark.parametrize('name,expected', [
-    ('resnet', 'backbone.layer4.1.bn2'),
+    # layer4.1.bn2, the last norm, is bypassed by the block's shortcut.
+    ('resnet', 'backbone.layer4'),
     ('mobilenet_v3', 'backbone.layer12.bn'),
     ('convnext', 'backbone.stages.3'),
     ('vit', 'backbone.layers.1.ln1'),
@@ -403,3 +404,157 @@ def test_scores_are_what_the_model_predicts(name, classifier, images):
     np.testing.assert_allclose(result.pred_scores, expected, atol=1e-5)
     assert (result.categories[:, 0] == expected.argmax(1)).all()
     assert np.allclose(result.heatmaps.max(axis=(2, 3)), 1, atol=1e-5)
+
+
+@pytest.fixture
+def warnings_logged(monkeypatch):
+    """The lines the engine logs as warnings during a test."""
+    from mmengine.logging import MMLogger
+    lines = []
+    monkeypatch.setattr(MMLogger.get_current_instance(), 'warning',
+                        lines.append)
+    return lines
+
+
+def test_constant_map_of_a_layer_off_the_path_is_one_warning(
+        classifier, images, warnings_logged):
+    # The last block's ln2 feeds only the FFN, which never reaches the
+    # class token the head reads: the class score's gradient there is 0.
+    engine = CAMEngine(
+        classifier('vit'), method='GradCAM',
+        target_layers='backbone.layers.1.ln2')
+    result = engine(images(2, 64, 64), sample_names=['a.jpg', 'b.jpg'])
+    assert result.constant.tolist() == [[True], [True]]
+    assert len(warnings_logged) == 2
+    first = warnings_logged[0]
+    assert '\n' not in first
+    assert first.startswith(
+        f'GradCAM heatmap of a.jpg for class {result.categories[0, 0]} at '
+        'backbone.layers.1.ln2 is constant')
+    assert 'gradient there is exactly zero' in first
+    assert 'try a layer on the path' in first
+    assert 'b.jpg' in warnings_logged[1]
+
+
+class _NegativeEvidence(nn.Module):
+    """Class 0's score falls as the ReLU's output grows: every GradCAM
+    weight is negative and the activations are not, so the map is
+    nowhere positive."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(4, 2)
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor([[-1.] * 4, [1.] * 4]))
+
+    def forward(self, x):
+        return self.fc(self.pool(self.relu(self.conv(x))).flatten(1))
+
+
+def test_map_nowhere_positive_is_a_warning_saying_what_to_try(
+        images, warnings_logged):
+    torch.manual_seed(0)
+    engine = CAMEngine(
+        _NegativeEvidence().eval(),
+        method='GradCAM',
+        target_layers='relu',
+        target_category=[0])
+    result = engine(images(1, 16, 16))
+    assert result.constant.tolist() == [[True]]
+    assert warnings_logged == [
+        'GradCAM heatmap of sample 0 of the batch for class 0 at relu is '
+        'constant (drawn as no heatmap): its gradient-weighted activations '
+        "are nowhere positive and the method's ReLU zeroes them, which "
+        'random or barely trained weights often give; try another method '
+        '(EigenCAM, LayerCAM, GradCAM++), another target layer, or check '
+        'that the checkpoint was loaded'
+    ]
+    # The other class has positive weights: a real map, no warning.
+    engine(images(1, 16, 16), target_category=[1])
+    assert len(warnings_logged) == 1
+
+
+def test_maps_that_are_not_constant_warn_nothing(classifier, images,
+                                                 warnings_logged):
+    result = CAMEngine(classifier('resnet'), topk=2)(images(2, 64, 64))
+    assert not result.constant.any()
+    assert warnings_logged == []
+
+
+class _TwoBranches(nn.Module):
+    """Inception-style: two branches concatenated; each ends in a norm."""
+
+    def __init__(self):
+        super().__init__()
+        self.wide = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1),
+                                  nn.BatchNorm2d(4))
+        self.pool = nn.Sequential(nn.AvgPool2d(3, 1, 1), nn.Conv2d(4, 4, 1),
+                                  nn.BatchNorm2d(4))
+
+    def forward(self, x):
+        return torch.cat([self.wide(x), self.pool(x)], dim=1)
+
+
+class _InceptionLike(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.mixed = _TwoBranches()
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3))
+
+    def forward(self, x):
+        return self.head(self.mixed(self.stem(x)))
+
+
+def test_default_layer_is_one_the_head_reads_everything_through(images):
+    # The last norm (mixed.pool.2) ends one branch of a concatenation: the
+    # other branch reaches the head around it. The concatenation is the
+    # layer everything goes through.
+    torch.manual_seed(0)
+    engine = CAMEngine(_InceptionLike().eval())
+    engine(images(1, 32, 32))
+    assert engine.target_layer_names == ['mixed']
+
+
+class _SpreadMean(nn.Module):
+    """Every position gets the mean of all: what a uniform attention
+    does to tokens (LeViT's at random initialisation)."""
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x)
+
+
+def test_layer_output_same_everywhere_is_named_as_the_cause(
+        images, warnings_logged):
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), _SpreadMean(), nn.Conv2d(4, 4, 1),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
+    for method in ('GradCAM', 'EigenCAM'):
+        result = CAMEngine(model, method=method, target_layers='1')(
+            images(1, 16, 16))
+        assert result.constant.all()
+    assert len(warnings_logged) == 2
+    assert all("the layer's output is the same at every position" in line
+               for line in warnings_logged)
+
+
+def test_default_layer_skips_final_maps_that_are_the_same_everywhere(
+        images):
+    # As LeViT at initialisation: a uniform attention gives every final
+    # position the same value. The last layer that varies and that the
+    # head reads everything through is taken instead.
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), _SpreadMean(),
+        nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4), nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(), nn.Linear(4, 3)).eval()
+    engine = CAMEngine(model)
+    result = engine(images(1, 16, 16))
+    assert engine.target_layer_names == ['1']
+    assert not result.constant.any()

@@ -327,3 +327,28 @@ def test_a_drawing_that_fails_is_called_so(tiny_cfg, tmp_path, monkeypatch):
     assert all('drawing failed for test sample' in w and 'MemoryError' in w
                and 'no heatmap' not in w for w in warnings)
     assert all('file' in r for r in read_index(str(out_dir / 'test')))
+
+
+def test_constant_heatmap_is_a_warning_naming_the_sample(
+        tiny_cfg, tmp_path, monkeypatch):
+    # The engine warns; the hook names each sample by dataset index and
+    # path.
+    original_compute = CAMEngine._compute
+
+    def constant_on_black_image(engine, inputs, layers, choose):
+        logits, categories, heatmaps = original_compute(
+            engine, inputs, layers, choose)
+        black = (inputs.flatten(2).std(dim=2).amax(dim=1) == 0).numpy()
+        heatmaps[black] = 0
+        return logits, categories, heatmaps
+
+    monkeypatch.setattr(CAMEngine, '_compute', constant_on_black_image)
+    _cam_hook(tiny_cfg, out_dir=str(tmp_path / 'cams'))
+    Runner.from_cfg(tiny_cfg).test()
+    warnings = [
+        line for line in _log_text(tiny_cfg.work_dir).splitlines()
+        if 'is constant' in line
+    ]
+    assert len(warnings) == 1
+    assert f'GradCAM heatmap of sample {BLACK_SAMPLE} (' in warnings[0]
+    assert '9.png' in warnings[0] and 'backbone.' in warnings[0]

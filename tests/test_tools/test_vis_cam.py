@@ -68,7 +68,7 @@ def test_folder_run_reports_the_broken_image_and_does_the_rest(
     assert "broken.jpg': not an image" in errors[0]
     assert errors[-1] == 'error: 1 of 6 image(s) failed'
 
-    assert 'GradCAM at backbone.layer4.1.bn2' in done.stdout
+    assert 'GradCAM at backbone.layer4' in done.stdout
     assert 'wrote 10 picture(s)' in done.stdout
     for path in test_images.values():
         line = next(x for x in done.stdout.splitlines()
@@ -143,12 +143,12 @@ def test_preview_lists_names_shapes_and_the_default(vis_cam, tiny_resnet,
     out = capsys.readouterr().out
     assert 'network input 1x3x64x64' in out
     lines = out.splitlines()
-    default = next(x for x in lines if x.startswith('backbone.layer4.1.bn2 '))
-    assert 'BatchNorm2d' in default and '1x64x2x2' in default
+    default = next(x for x in lines if x.startswith('backbone.layer4 '))
+    assert 'ResLayer' in default and '1x64x2x2' in default
     assert default.endswith('<- target layer')
     assert any(
         x.startswith('backbone.conv1 ') and '1x8x32x32' in x for x in lines)
-    assert 'default target layer(s): backbone.layer4.1.bn2' in out
+    assert 'default target layer(s): backbone.layer4;' in out
 
 
 def test_vit_run_writes_pictures_at_the_image_size(vis_cam, tiny_vit,

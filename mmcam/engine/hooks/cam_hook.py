@@ -545,8 +545,14 @@ class CAMHook(Hook):
         gt_labels = None
         if self.settings.target_category == 'gt':
             gt_labels = ground_truth(data_samples)
+        names = []
+        for row, dataset_index in chosen:
+            path = data_batch['data_samples'][row].metainfo.get('img_path')
+            names.append(f'sample {dataset_index}' +
+                         (f' ({path})' if path else ''))
         try:
-            result = self.engine(inputs, gt_labels=gt_labels)
+            result = self.engine(
+                inputs, gt_labels=gt_labels, sample_names=names)
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
             raise
