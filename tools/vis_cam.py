@@ -13,6 +13,7 @@ import importlib.util
 import os.path as osp
 import sys
 from pathlib import Path
+from typing import Optional
 
 PICTURE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 # Pillow's decompression-bomb limit, as mmcam.utils.image_loading has it;
@@ -56,14 +57,6 @@ def method_names_module():
     return mmcam_file_module(osp.join('cam', 'method_names.py'))
 
 
-def is_cam_error(error: BaseException) -> bool:
-    """Whether ``error`` is mmcam's ``CAMError``, also when ``import
-    mmcam`` itself raised it (a torchvision that does not fit torch): the
-    class is then in ``sys.modules`` but mmcam cannot be imported again."""
-    errors = sys.modules.get('mmcam.cam.errors')
-    return errors is not None and isinstance(error, errors.CAMError)
-
-
 class ListMethodsAction(argparse.Action):
     """``--list-methods``: print every method and exit, before the other
     arguments are checked (as ``--version`` does)."""
@@ -77,21 +70,16 @@ class ListMethodsAction(argparse.Action):
         parser.exit(0)
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """Argument errors as one ``error: ...`` line, without the usage.
-
-    Exit codes: 2 when the command line itself is malformed (argparse's
-    convention, so scripts can tell a typo from a failed run), 1 for every
-    other error.
-    """
-
-    def error(self, message):
-        self.exit(2, f'error: {message} (see --help)\n')
+def command_line_module():
+    """:mod:`mmcam.utils.command_line`: the argument conventions the tools
+    share."""
+    return mmcam_file_module(osp.join('utils', 'command_line.py'))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     names = method_names_module()
-    parser = OneLineParser(
+    command_line = command_line_module()
+    parser = command_line.OneLineParser(
         description='Visualize class activation maps (CAM) of images.',
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -200,27 +188,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=int,
         default=50,
         help='Steps of the deletion and insertion curves. Defaults to 50.')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        metavar='KEY=VALUE',
-        help='Override config settings, e.g. '
-        'model.head.num_classes=10 or key="[a,b]" (no spaces).')
+    command_line.add_cfg_options_argument(parser, 'model.head.num_classes=10')
     return parser.parse_args(argv)
-
-
-def parse_cfg_options(pairs):
-    """``KEY=VALUE`` strings as mmengine's ``DictAction`` reads them."""
-    from mmengine.config import DictAction
-
-    from mmcam.cam import CAMError
-    for pair in pairs:
-        if '=' not in pair or pair.startswith('='):
-            raise CAMError(f'bad --cfg-options {pair!r}: expected '
-                           'KEY=VALUE')
-    namespace = argparse.Namespace()
-    DictAction(['--cfg-options'], 'cfg_options')(None, namespace, pairs)
-    return namespace.cfg_options
 
 
 def print_layers(inferencer, image) -> None:
@@ -258,6 +227,23 @@ def picture_destination(save_path, num_pictures: int) -> dict:
     return dict(show_dir=path)
 
 
+def mistake_before_imports(args) -> Optional[str]:
+    """What the arguments alone show to be wrong, said before mmcam and
+    torch are imported (seconds): several pictures of each image cannot
+    go to one picture file. How many images a folder or a glob holds is
+    known once mmcam is imported, before the model is built
+    (:func:`picture_destination`)."""
+    if args.save_path is None or args.preview_model:
+        return None
+    per_image = args.topk if args.topk is not None else len(
+        args.target_category)
+    path = str(args.save_path)
+    if per_image > 1 and osp.splitext(path)[1].lower() in PICTURE_SUFFIXES:
+        return (f'this run makes {per_image} pictures of each image, so '
+                f'--save-path must be a folder, not {path!r}')
+    return None
+
+
 def describe(result, inferencer) -> str:
     name = osp.basename(result['img_path'] or 'array')
     scores = result['pred_scores']
@@ -292,7 +278,7 @@ def run(args) -> int:
 
     import mmcam  # noqa: F401  (stack fixes and registries, before configs)
     from mmcam.apis import CAMInferencer
-    from mmcam.cam import CAMError
+    from mmcam.cam import CAMError, CAMSettings
     from mmcam.utils import collect_images
     from mmcam.utils.torch_threads import use_free_cores
     from mmcam.visualization import check_can_show
@@ -305,21 +291,29 @@ def run(args) -> int:
     if args.save_raw and args.save_path is None:
         raise CAMError('--save-raw needs --save-path')
     # Bad arguments are named before the question of where pictures go.
-    cfg_options = parse_cfg_options(args.cfg_options) \
-        if args.cfg_options else None
     images = collect_images(args.img)
     missing = [p for p in images if '://' not in p and not osp.exists(p)]
     if missing and len(images) == 1:
         raise CAMError(f'image {missing[0]!r} does not exist')
-    if not args.preview_model and args.save_path is None:
+    if args.preview_model:
+        output = {}
+    elif args.save_path is not None:
+        # Known before the model is built, which takes seconds.
+        per_image = CAMSettings(
+            target_category=args.target_category or None,
+            topk=args.topk).heatmaps_per_sample
+        output = picture_destination(args.save_path, len(images) * per_image)
+        output['save_raw'] = args.save_raw
+    else:
         check_can_show('pass --save-path FILE_OR_FOLDER to write the '
                        'pictures instead')
+        output = dict(show=True)
 
     inferencer = CAMInferencer(
         args.config,
         pretrained=args.checkpoint,
         device=args.device,
-        cfg_options=cfg_options,
+        cfg_options=args.cfg_options,
         method=args.method,
         target_layers=args.target_layers,
         target_category=args.target_category or None,
@@ -334,13 +328,6 @@ def run(args) -> int:
     if args.preview_model:
         print_layers(inferencer, images[0])
         return 0
-
-    num_pictures = len(images) * inferencer.categories_per_image()
-    if args.save_path is not None:
-        output = picture_destination(args.save_path, num_pictures)
-        output['save_raw'] = args.save_raw
-    else:
-        output = dict(show=True)
 
     # The inferencer draws a progress bar on stderr when it is a
     # terminal; tqdm.write keeps each line whole, above the bar.
@@ -397,6 +384,10 @@ def main(argv=None) -> int:
     # bury the tool's own output; problems are reported as errors.
     if not debugging():
         warnings.filterwarnings('ignore')
+    mistake = mistake_before_imports(args)
+    if mistake is not None:
+        print(f'error: {mistake}', file=sys.stderr)
+        return 1
     try:
         return run(args)
     except KeyboardInterrupt:
@@ -404,7 +395,7 @@ def main(argv=None) -> int:
         return 130
     except Exception as error:  # noqa: B902  (one line, never a traceback)
         message = ' '.join(str(error).split()) or type(error).__name__
-        if not is_cam_error(error):
+        if not command_line_module().is_cam_error(error):
             if debugging():
                 raise
             message = (f'{type(error).__name__}: {message} (set '
