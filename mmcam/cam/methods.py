@@ -19,7 +19,8 @@ class CAMMethod:
 
     Args:
         name (str): The canonical name, as grad-cam spells its class.
-        family (str): ``'activation'``, ``'gradient'`` or ``'perturbation'``.
+        family (str): ``'activation'``, ``'gradient'``, ``'perturbation'``
+            or ``'full-backward'`` (see :mod:`mmcam.cam.method_names`).
     """
     name: str
     family: str
