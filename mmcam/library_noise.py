@@ -8,7 +8,9 @@ the user asked for; these messages say nothing about it:
 - torch's ``DataLoader`` warns that ``pin_memory`` (on in mmpretrain's
   configs) does nothing without an accelerator;
 - mmpretrain logs the ``backbone feature_info`` of every timm backbone at
-  INFO while the model is built.
+  INFO while the model is built;
+- mmengine's DDP wrapper makes torch (2.14.1 here) warn that
+  ``broadcast_buffers`` is deprecated (a ``FutureWarning`` per process).
 
 Set the environment variable ``MMCAM_DEBUG=1`` to see all of them; the
 INFO lines also show when the user's own logging asks for INFO (e.g.
@@ -24,6 +26,9 @@ from typing import Iterator
 LIBRARY_WARNINGS = (
     r'Fail to import ``MultiScaleDeformableAttention``',
     r"'pin_memory' argument is set as true but no accelerator is found",
+    # mmengine 0.10's DDP wrapper passes an argument that torch (2.14.1
+    # here) deprecates, once per process under torchrun.
+    r'`broadcast_buffers` is deprecated',
 )
 
 

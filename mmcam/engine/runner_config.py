@@ -16,6 +16,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmcam.cam import CAMError
+from mmcam.engine.concise_runner import ConciseRunner
 from mmcam.utils import (check_state_dict_fits, download_checkpoint,
                          read_checkpoint, state_dict_of)
 from mmcam.utils.config_options import merge_config_options
@@ -101,8 +102,9 @@ def use_available_dist_backend(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """The Runner a config describes (``runner_type`` if it names one),
-    with the distributed backend this machine can run.
+    """The Runner a config describes (``runner_type`` if it names one,
+    else a :class:`~mmcam.engine.concise_runner.ConciseRunner`), with the
+    distributed backend this machine can run.
 
     Raises:
         CAMError: a bad CAM setting, or a type or argument the registries
@@ -112,7 +114,7 @@ def build_runner(cfg: Config) -> Runner:
     try:
         if 'runner_type' in cfg:
             return RUNNERS.build(cfg)
-        return Runner.from_cfg(cfg)
+        return ConciseRunner.from_cfg(cfg)
     except CAMError:
         raise
     except CONFIG_ERRORS as error:
