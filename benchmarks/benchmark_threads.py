@@ -93,6 +93,7 @@ def tiny_training_step(threads: int, steps: int) -> float:
     if threads == 0:  # what the tools choose (mmcam.utils.torch_threads)
         from mmcam.utils.torch_threads import (available_cores,
                                                free_core_threads)
+
         # torch's default is one thread per core.
         threads = free_core_threads(available_cores(),
                                     os.getloadavg()[0], available_cores())
