@@ -10,6 +10,7 @@ Examples: see ``EXAMPLES`` below, the end of ``--help``.
 """
 import argparse
 import importlib.util
+import os
 import os.path as osp
 import sys
 from pathlib import Path
@@ -228,18 +229,28 @@ def picture_destination(save_path, num_pictures: int) -> dict:
 
 
 def mistake_before_imports(args) -> Optional[str]:
-    """What the arguments alone show to be wrong, said before mmcam and
-    torch are imported (seconds): several pictures of each image cannot
-    go to one picture file. How many images a folder or a glob holds is
-    known once mmcam is imported, before the model is built
-    (:func:`picture_destination`)."""
+    """What the arguments and the file system alone show to be wrong, said
+    before mmcam and torch are imported (seconds): several pictures cannot
+    go to one picture file. Counted here: the classes of each image and a
+    folder's files with a picture suffix, which mmcam takes as images
+    (:func:`picture_destination` gives the exact count, globs and other
+    image formats included, before the model is built)."""
     if args.save_path is None or args.preview_model:
         return None
-    per_image = args.topk if args.topk is not None else len(
-        args.target_category)
     path = str(args.save_path)
-    if per_image > 1 and osp.splitext(path)[1].lower() in PICTURE_SUFFIXES:
-        return (f'this run makes {per_image} pictures of each image, so '
+    if osp.splitext(path)[1].lower() not in PICTURE_SUFFIXES:
+        return None
+    per_image = args.topk if args.topk is not None else (
+        len(args.target_category) or 1)
+    images = 1
+    if osp.isdir(args.img):
+        images = max(
+            1,
+            sum(1 for entry in os.scandir(args.img)
+                if entry.name.lower().endswith(PICTURE_SUFFIXES)
+                and entry.is_file()))
+    if per_image * images > 1:
+        return (f'this run makes at least {per_image * images} pictures, so '
                 f'--save-path must be a folder, not {path!r}')
     return None
 

@@ -90,8 +90,36 @@ def test_text_where_the_config_has_a_number_names_key_and_value(
     assert cfg.model.head.num_classes == 3
 
 
-def test_one_picture_file_for_several_pictures_is_refused_early(
+@pytest.mark.parametrize('case', ['folder of two photos', 'topk 2'])
+def test_one_picture_file_for_several_pictures_is_refused_before_torch(
+        case, test_images, tmp_path):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for name in ('a.jpg', 'b.jpg'):
+        (folder / name).write_bytes(test_images['color'].read_bytes())
+    picture = str(tmp_path / 'x.png')
+    argv = [str(folder), 'c.py', 'x.pth', '--save-path', picture]
+    if case == 'topk 2':
+        argv = [str(folder / 'a.jpg'), *argv[1:], '--topk', '2']
+    code = f'''
+import runpy, sys
+code = runpy.run_path({str(TOOLS / "vis_cam.py")!r})['main']({argv!r})
+print(code, 'torch' in sys.modules)
+'''
+    done = subprocess.run([sys.executable, '-c', code],
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
+    assert done.stdout == '1 False\n', done.stderr
+    assert done.stderr == (
+        'error: this run makes at least 2 pictures, so --save-path must be '
+        f'a folder, not {picture!r}\n')
+
+
+def test_images_only_mmcam_counts_are_refused_before_the_model(
         load_tool, tiny_resnet, test_images, tmp_path, capsys, monkeypatch):
+    import cv2
+
     import mmcam.apis
 
     def no_model(*args, **kwargs):
@@ -100,17 +128,14 @@ def test_one_picture_file_for_several_pictures_is_refused_early(
     monkeypatch.setattr(mmcam.apis, 'CAMInferencer', no_model)
     vis_cam = load_tool(TOOLS / 'vis_cam.py')
     config, checkpoint = tiny_resnet
-    picture = str(tmp_path / 'x.png')
-    # Two classes of each image: known from the arguments alone.
-    assert vis_cam.mistake_before_imports(
-        vis_cam.parse_args(
-            ['a.jpg', 'c.py', 'x.pth', '--topk', '2', '--save-path',
-             picture])) is not None
-    # Two images of a folder: known before the model is built.
+    # A .ppm is an image to mmcam, not a picture suffix the early check
+    # counts: the count comes from mmcam, before the model is built.
     folder = tmp_path / 'images'
     folder.mkdir()
-    for name in ('a.jpg', 'b.jpg'):
-        (folder / name).write_bytes(test_images['color'].read_bytes())
+    image = cv2.imread(str(test_images['color']))
+    cv2.imwrite(str(folder / 'a.jpg'), image)
+    cv2.imwrite(str(folder / 'b.ppm'), image)
+    picture = str(tmp_path / 'x.png')
     code = vis_cam.main(
         [str(folder),
          str(config),
