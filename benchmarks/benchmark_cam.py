@@ -56,7 +56,8 @@ SLOW_METHODS = {'ScoreCAM'}
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=' '.join(__doc__.split('\n\n')[0].split()))
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument(
         '--quick',
@@ -73,7 +74,7 @@ def parse_args():
         '--methods',
         nargs='+',
         default=None,
-        help=f'default: {" ".join(METHODS)} (--quick: GradCAM EigenCAM)')
+        help=f'default: {" ".join(METHODS)} (--quick: GradCAM)')
     parser.add_argument(
         '--skip-tool', action='store_true', help='skip the tool rows (d)')
     parser.add_argument('--worker', help=argparse.SUPPRESS)

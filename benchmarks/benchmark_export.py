@@ -119,7 +119,8 @@ def measure(variant: str, data: str, work: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=' '.join(__doc__.split('\n\n')[0].split()))
     parser.add_argument('--num-samples', type=int, default=200)
     parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument(

@@ -51,7 +51,8 @@ LAYER = 'backbone.timm_model.bn2'
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=' '.join(__doc__.split('\n\n')[0].split()))
     parser.add_argument(
         '--quick',
         action='store_true',

@@ -1,4 +1,6 @@
-"""What a resumed export's checks cost:
+"""Measure what a resumed export's checks cost.
+
+The checks are:
 
 - once per loop, the fingerprint of the weights: the SHA-1 of every
   ``state_dict`` tensor of mmpretrain models (random weights; the cost

@@ -50,7 +50,9 @@ def parse_args():
         type=int,
         nargs='+',
         default=[1, 2],
-        help='Thread counts to compare. Defaults to 1 2.')
+        help='Thread counts to compare; 0 for the tools\' own choice (the '
+        'cores the load average leaves free, OMP_NUM_THREADS unset). '
+        'Defaults to 1 2.')
     parser.add_argument(
         '--rounds',
         type=int,
@@ -88,6 +90,13 @@ def tiny_training_step(threads: int, steps: int) -> float:
     from mmpretrain.registry import MODELS
 
     import mmcam  # noqa: F401  (registries)
+    if threads == 0:  # what the tools choose (mmcam.utils.torch_threads)
+        from mmcam.utils.torch_threads import (available_cores,
+                                               free_core_threads)
+
+        # torch's default is one thread per core.
+        threads = free_core_threads(available_cores(),
+                                    os.getloadavg()[0], available_cores())
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(TINY_CONFIG).model)
@@ -113,6 +122,8 @@ def quick_start(threads: int, checkpoint: str) -> float:
         OMP_NUM_THREADS=str(threads),
         MKL_NUM_THREADS=str(threads),
         PYTHONPATH=REPO)
+    if threads == 0:  # the tool chooses
+        del env['OMP_NUM_THREADS'], env['MKL_NUM_THREADS']
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         subprocess.run([
@@ -152,7 +163,8 @@ def main() -> None:
     for (what, threads), values in rows.items():
         median = statistics.median(v for v, _ in values)
         each = ', '.join(f'{v:.3f} ({load:.1f})' for v, load in values)
-        print(f'| {what} | {threads} | {median:.3f} | {each} |')
+        label = threads or "tools' choice"
+        print(f'| {what} | {label} | {median:.3f} | {each} |')
     print(f'\n# load average at end: '
           f'{", ".join(f"{v:.2f}" for v in os.getloadavg())}')
 

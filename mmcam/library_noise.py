@@ -13,6 +13,8 @@ the user asked for; these messages say nothing about it:
   stored block lengths`` and ``[ WARN:0@4.487] global grfmt_png.cpp:793
   ... PNG input buffer is incomplete`` straight to the process's stderr
   while a corrupt image is decoded, beside mmcam's own one-line error.
+- mmengine's DDP wrapper makes torch (2.14.1 here) warn that
+  ``broadcast_buffers`` is deprecated (a ``FutureWarning`` per process).
 
 Set the environment variable ``MMCAM_DEBUG=1`` to see all of them; the
 INFO lines also show when the user's own logging asks for INFO (e.g.
@@ -29,6 +31,9 @@ from typing import Iterator
 LIBRARY_WARNINGS = (
     r'Fail to import ``MultiScaleDeformableAttention``',
     r"'pin_memory' argument is set as true but no accelerator is found",
+    # mmengine 0.10's DDP wrapper passes an argument that torch (2.14.1
+    # here) deprecates, once per process under torchrun.
+    r'`broadcast_buffers` is deprecated',
 )
 
 

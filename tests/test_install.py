@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -61,19 +62,24 @@ except Exception as error:
     assert 'pip install torch==2.14.1 torchvision==0.29.1' in line
 
 
-def test_vis_cam_says_it_in_one_line(tiny_resnet, tmp_path):
+@pytest.mark.parametrize('tool', ['vis_cam', 'train', 'test'])
+def test_the_tools_say_it_in_one_line(tool, tiny_resnet, tmp_path):
     config, checkpoint = tiny_resnet
-    argv = [
-        'tools/vis_cam.py',
-        str(REPO_ROOT / 'demo/photos/cat.jpg'),
-        str(config),
-        str(checkpoint), '--save-path',
-        str(tmp_path)
-    ]
+    arguments = {
+        'vis_cam': [
+            str(REPO_ROOT / 'demo/photos/cat.jpg'),
+            str(config),
+            str(checkpoint), '--save-path',
+            str(tmp_path)
+        ],
+        'train': [str(config)],
+        'test': [str(config), str(checkpoint)],
+    }[tool]
+    argv = [f'tools/{tool}.py', *arguments]
     done = _run_with_broken_torchvision(f'''
 import runpy
 sys.argv = {argv!r}
-runpy.run_path('tools/vis_cam.py', run_name='__main__')
+runpy.run_path({argv[0]!r}, run_name='__main__')
 ''')
     assert done.returncode == 1
     assert done.stdout == ''
@@ -104,5 +110,7 @@ def test_the_readme_install_steps_are_what_ci_runs():
                      if line.startswith('. ')][0] + 1:]
     assert after_venv == steps[1:]
     pinned = [line for line in steps if 'torchvision' in line]
-    assert pinned == ['python -m pip install torch==2.14.1 '
-                      'torchvision==0.29.1']
+    assert pinned == [
+        'python -m pip install torch==2.14.1 '
+        'torchvision==0.29.1'
+    ]

@@ -4,7 +4,9 @@ included.
 mmpretrain's ``tools/test.py`` with ``import mmcam`` first, so the stack
 fixes apply (``mmpretrain::`` configs, Runner checkpoints under
 torch >= 2.6, gloo on machines without a GPU) and ``CAMHook`` is
-registered. Config mistakes are reported as one line.
+registered. Config mistakes are reported as one line. mmcam, mmengine and
+torch are imported after the arguments are read, so ``--help`` and
+argument mistakes answer at once.
 
 Example:
     python tools/test.py configs/tiny/resnet-tiny_shapes_cam.py \
@@ -12,23 +14,25 @@ Example:
         --cfg-options custom_hooks.0.method=LayerCAM
 """
 import argparse
+import importlib.util
+import os.path as osp
 import sys
 
-import mmengine
-from mmengine.evaluator import DumpResults
 
-import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
-from mmcam.cam import CAMError
-from mmcam.engine.runner_config import (
-    add_runner_arguments, apply_runner_arguments, build_loops, build_runner,
-    check_checkpoint_fits, close_distributed, load_runner_config,
-    merge_cfg_options, read_runner_checkpoint, set_default_dataloader_args)
-from mmcam.utils.local_files import check_writable
-from mmcam.utils.torch_threads import use_free_cores
+def command_line_module():
+    """:mod:`mmcam.utils.command_line`, read from its file without
+    importing mmcam (which loads torch and takes seconds)."""
+    package = importlib.util.find_spec('mmcam')
+    path = osp.join(osp.dirname(package.origin), 'utils', 'command_line.py')
+    spec = importlib.util.spec_from_file_location('_mmcam_command_line', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+def parse_args(argv=None) -> argparse.Namespace:
+    command_line = command_line_module()
+    parser = command_line.OneLineParser(
         description='Test (and evaluate) a model, drawing CAMs with '
         'CAMHook if the config has one')
     parser.add_argument('config', help='test config file path')
@@ -44,8 +48,8 @@ def parse_args() -> argparse.Namespace:
         '--no-pin-memory',
         action='store_true',
         help='disable pin_memory in the dataloader')
-    add_runner_arguments(parser)
-    args = parser.parse_args()
+    command_line.add_runner_arguments(parser)
+    args = parser.parse_args(argv)
     if args.out is None and args.out_item is not None:
         parser.error('--out-item needs --out')
     return args
@@ -53,6 +57,8 @@ def parse_args() -> argparse.Namespace:
 
 def merge_args(cfg, args):
     """Command-line arguments override the config."""
+    from mmcam.engine.runner_config import (apply_runner_arguments,
+                                            set_default_dataloader_args)
     apply_runner_arguments(cfg, args)
     if args.amp:
         cfg.test_cfg.fp16 = True
@@ -64,28 +70,50 @@ def merge_args(cfg, args):
     return cfg
 
 
-def main() -> None:
-    args = parse_args()
+def test(args: argparse.Namespace):
+    """Run the test loop; returns its metrics."""
+    from mmengine.evaluator import DumpResults
+
+    import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
+    from mmcam.engine.runner_config import (build_loops, build_runner,
+                                            check_checkpoint_fits,
+                                            close_distributed,
+                                            load_runner_config,
+                                            merge_cfg_options,
+                                            read_runner_checkpoint)
+    from mmcam.utils.local_files import check_writable
+    from mmcam.utils.torch_threads import use_free_cores
+
     use_free_cores()
+    cfg = merge_args(load_runner_config(args.config), args)
+    if args.out:
+        check_writable(args.out, '--out')
+    # --cfg-options go last, so they override the flags above.
+    cfg = merge_cfg_options(cfg, args.cfg_options)
+    cfg.load_from, checkpoint = read_runner_checkpoint(args.checkpoint)
+    runner = build_runner(cfg)
+    check_checkpoint_fits(runner.model, checkpoint, args.checkpoint)
+    del checkpoint
+    build_loops(runner, 'test')
+    if args.out and args.out_item in ('pred', None):
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+    close_distributed()
+    return metrics
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
     try:
-        cfg = merge_args(load_runner_config(args.config), args)
-        if args.out:
-            check_writable(args.out, '--out')
-        # --cfg-options go last, so they override the flags above.
-        cfg = merge_cfg_options(cfg, args.cfg_options)
-        cfg.load_from, checkpoint = read_runner_checkpoint(args.checkpoint)
-        runner = build_runner(cfg)
-        check_checkpoint_fits(runner.model, checkpoint, args.checkpoint)
-        del checkpoint
-        build_loops(runner, 'test')
-        if args.out and args.out_item in ('pred', None):
-            runner.test_evaluator.metrics.append(
-                DumpResults(out_file_path=args.out))
-        metrics = runner.test()
-        close_distributed()
-    except (CAMError, FileNotFoundError) as error:
+        metrics = test(args)
+    except Exception as error:  # noqa: B902  (mmcam's errors: one line)
+        if not (command_line_module().is_cam_error(error)
+                or isinstance(error, FileNotFoundError)):
+            raise
         sys.exit(f'error: {error}')
     if args.out and args.out_item == 'metrics':
+        import mmengine
         mmengine.dump(metrics, args.out)
 
 

@@ -3,30 +3,34 @@
 mmpretrain's ``tools/train.py`` with ``import mmcam`` first, so the stack
 fixes apply (``mmpretrain::`` configs, checkpoints under torch >= 2.6,
 gloo on machines without a GPU) and ``CAMHook`` is registered. Config
-mistakes are reported as one line.
+mistakes are reported as one line. mmcam, mmengine and torch are imported
+after the arguments are read, so ``--help`` and argument mistakes answer
+at once.
 
 Example:
     python tools/train.py configs/tiny/resnet-tiny_shapes_cam.py \
         --cfg-options custom_hooks.0.method=LayerCAM
 """
 import argparse
+import importlib.util
+import os.path as osp
 import sys
 
-from mmengine.device import get_device
-from mmengine.runner import find_latest_checkpoint
 
-import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
-from mmcam.cam import CAMError
-from mmcam.engine.runner_config import (
-    add_runner_arguments, apply_runner_arguments, build_loops, build_runner,
-    check_checkpoint_fits, check_resumable, close_distributed,
-    load_runner_config, merge_cfg_options, read_pretrained_checkpoints,
-    read_runner_checkpoint, set_default_dataloader_args)
-from mmcam.utils.torch_threads import use_free_cores
+def command_line_module():
+    """:mod:`mmcam.utils.command_line`, read from its file without
+    importing mmcam (which loads torch and takes seconds)."""
+    package = importlib.util.find_spec('mmcam')
+    path = osp.join(osp.dirname(package.origin), 'utils', 'command_line.py')
+    spec = importlib.util.spec_from_file_location('_mmcam_command_line', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a model')
+def parse_args(argv=None) -> argparse.Namespace:
+    command_line = command_line_module()
+    parser = command_line.OneLineParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument(
         '--resume',
@@ -45,12 +49,17 @@ def parse_args() -> argparse.Namespace:
         '--no-pin-memory',
         action='store_true',
         help='disable pin_memory in the dataloaders')
-    add_runner_arguments(parser)
-    return parser.parse_args()
+    command_line.add_runner_arguments(parser)
+    return parser.parse_args(argv)
 
 
 def merge_args(cfg, args):
     """Command-line arguments override the config."""
+    from mmengine.device import get_device
+
+    from mmcam.cam import CAMError
+    from mmcam.engine.runner_config import (apply_runner_arguments,
+                                            set_default_dataloader_args)
     apply_runner_arguments(cfg, args)
     if args.no_validate:
         cfg.val_cfg = None
@@ -83,6 +92,9 @@ def _read_checkpoint_to_load(cfg):
         tuple: The file resumed from (None when fine-tuning from
         ``load_from`` or starting fresh) and the checkpoint read (or None).
     """
+    from mmengine.runner import find_latest_checkpoint
+
+    from mmcam.engine.runner_config import read_runner_checkpoint
     if cfg.get('resume', False):
         path = cfg.get('load_from') or find_latest_checkpoint(cfg.work_dir)
         if path is None:
@@ -97,26 +109,43 @@ def _read_checkpoint_to_load(cfg):
     return None, None
 
 
-def main() -> None:
-    args = parse_args()
+def train(args: argparse.Namespace) -> None:
+    import mmcam  # noqa: F401  (stack fixes, registers CAMHook)
+    from mmcam.engine.runner_config import (build_loops, build_runner,
+                                            check_checkpoint_fits,
+                                            check_resumable,
+                                            close_distributed,
+                                            load_runner_config,
+                                            merge_cfg_options,
+                                            read_pretrained_checkpoints)
+    from mmcam.utils.torch_threads import use_free_cores
+
     use_free_cores()
+    cfg = merge_args(load_runner_config(args.config), args)
+    # --cfg-options go last, so they override the flags above.
+    cfg = merge_cfg_options(cfg, args.cfg_options)
+    resume_from, checkpoint = _read_checkpoint_to_load(cfg)
+    read_pretrained_checkpoints(cfg)
+    runner = build_runner(cfg)
+    if resume_from is not None:
+        # Resuming into a model the weights do not fit would train a
+        # partly random model; mmengine would only warn.
+        check_checkpoint_fits(runner.model, checkpoint, resume_from)
+        check_resumable(checkpoint, resume_from)
+    del checkpoint
+    build_loops(runner, 'train', 'val')
+    runner.train()
+    close_distributed()
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
     try:
-        cfg = merge_args(load_runner_config(args.config), args)
-        # --cfg-options go last, so they override the flags above.
-        cfg = merge_cfg_options(cfg, args.cfg_options)
-        resume_from, checkpoint = _read_checkpoint_to_load(cfg)
-        read_pretrained_checkpoints(cfg)
-        runner = build_runner(cfg)
-        if resume_from is not None:
-            # Resuming into a model the weights do not fit would train a
-            # partly random model; mmengine would only warn.
-            check_checkpoint_fits(runner.model, checkpoint, resume_from)
-            check_resumable(checkpoint, resume_from)
-        del checkpoint
-        build_loops(runner, 'train', 'val')
-        runner.train()
-        close_distributed()
-    except (CAMError, FileNotFoundError) as error:
+        train(args)
+    except Exception as error:  # noqa: B902  (mmcam's errors: one line)
+        if not (command_line_module().is_cam_error(error)
+                or isinstance(error, FileNotFoundError)):
+            raise
         sys.exit(f'error: {error}')
 
 

@@ -10,9 +10,11 @@ Examples: see ``EXAMPLES`` below, the end of ``--help``.
 """
 import argparse
 import importlib.util
+import os
 import os.path as osp
 import sys
 from pathlib import Path
+from typing import Optional
 
 PICTURE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 # Pillow's decompression-bomb limit, as mmcam.utils.image_loading has it;
@@ -56,14 +58,6 @@ def method_names_module():
     return mmcam_file_module(osp.join('cam', 'method_names.py'))
 
 
-def is_cam_error(error: BaseException) -> bool:
-    """Whether ``error`` is mmcam's ``CAMError``, also when ``import
-    mmcam`` itself raised it (a torchvision that does not fit torch): the
-    class is then in ``sys.modules`` but mmcam cannot be imported again."""
-    errors = sys.modules.get('mmcam.cam.errors')
-    return errors is not None and isinstance(error, errors.CAMError)
-
-
 class ListMethodsAction(argparse.Action):
     """``--list-methods``: print every method and exit, before the other
     arguments are checked (as ``--version`` does)."""
@@ -77,21 +71,16 @@ class ListMethodsAction(argparse.Action):
         parser.exit(0)
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """Argument errors as one ``error: ...`` line, without the usage.
-
-    Exit codes: 2 when the command line itself is malformed (argparse's
-    convention, so scripts can tell a typo from a failed run), 1 for every
-    other error.
-    """
-
-    def error(self, message):
-        self.exit(2, f'error: {message} (see --help)\n')
+def command_line_module():
+    """:mod:`mmcam.utils.command_line`: the argument conventions the tools
+    share."""
+    return mmcam_file_module(osp.join('utils', 'command_line.py'))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     names = method_names_module()
-    parser = OneLineParser(
+    command_line = command_line_module()
+    parser = command_line.OneLineParser(
         description='Visualize class activation maps (CAM) of images.',
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -223,16 +212,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='Other options of the metrics (mmcam.evaluation.CAMQuality), '
         'e.g. insertion_substrate=black deletion_substrate=blur '
         'blur_kernel=41 blur_sigma=20.')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        metavar='KEY=VALUE',
-        help='Override config settings, e.g. '
-        'model.head.num_classes=10 or key="[a,b]" (no spaces).')
+    command_line.add_cfg_options_argument(parser, 'model.head.num_classes=10')
     return parser.parse_args(argv)
 
 
-def parse_key_values(pairs, flag: str = '--cfg-options') -> dict:
+def parse_key_values(pairs, flag: str) -> dict:
     """``KEY=VALUE`` strings as mmengine's ``DictAction`` reads them."""
     from mmengine.config import DictAction
 
@@ -278,6 +262,33 @@ def picture_destination(save_path, num_pictures: int) -> dict:
     if osp.isfile(path):
         raise CAMError(f'--save-path {path!r} is a file; give a folder')
     return dict(show_dir=path)
+
+
+def mistake_before_imports(args) -> Optional[str]:
+    """What the arguments and the file system alone show to be wrong, said
+    before mmcam and torch are imported (seconds): several pictures cannot
+    go to one picture file. Counted here: the classes of each image and a
+    folder's files with a picture suffix, which mmcam takes as images
+    (:func:`picture_destination` gives the exact count, globs and other
+    image formats included, before the model is built)."""
+    if args.save_path is None or args.preview_model:
+        return None
+    path = str(args.save_path)
+    if osp.splitext(path)[1].lower() not in PICTURE_SUFFIXES:
+        return None
+    per_image = args.topk if args.topk is not None else (
+        len(args.target_category) or 1)
+    images = 1
+    if osp.isdir(args.img):
+        images = max(
+            1,
+            sum(1 for entry in os.scandir(args.img)
+                if entry.name.lower().endswith(PICTURE_SUFFIXES)
+                and entry.is_file()))
+    if per_image * images > 1:
+        return (f'this run makes at least {per_image * images} pictures, so '
+                f'--save-path must be a folder, not {path!r}')
+    return None
 
 
 def describe(result, inferencer) -> str:
@@ -328,7 +339,7 @@ def run(args) -> int:
 
     import mmcam  # noqa: F401  (stack fixes and registries, before configs)
     from mmcam.apis import CAMInferencer
-    from mmcam.cam import CAMError
+    from mmcam.cam import CAMError, CAMSettings
     from mmcam.utils import collect_images
     from mmcam.utils.torch_threads import use_free_cores
     from mmcam.visualization import check_can_show
@@ -341,21 +352,29 @@ def run(args) -> int:
     if args.save_raw and args.save_path is None:
         raise CAMError('--save-raw needs --save-path')
     # Bad arguments are named before the question of where pictures go.
-    cfg_options = parse_key_values(args.cfg_options) \
-        if args.cfg_options else None
     images = collect_images(args.img)
     missing = [p for p in images if '://' not in p and not osp.exists(p)]
     if missing and len(images) == 1:
         raise CAMError(f'image {missing[0]!r} does not exist')
-    if not args.preview_model and args.save_path is None:
+    if args.preview_model:
+        output = {}
+    elif args.save_path is not None:
+        # Known before the model is built, which takes seconds.
+        per_image = CAMSettings(
+            target_category=args.target_category or None,
+            topk=args.topk).heatmaps_per_sample
+        output = picture_destination(args.save_path, len(images) * per_image)
+        output['save_raw'] = args.save_raw
+    else:
         check_can_show('pass --save-path FILE_OR_FOLDER to write the '
                        'pictures instead')
+        output = dict(show=True)
 
     inferencer = CAMInferencer(
         args.config,
         pretrained=args.checkpoint,
         device=args.device,
-        cfg_options=cfg_options,
+        cfg_options=args.cfg_options,
         method=args.method,
         target_layers=args.target_layers,
         target_category=args.target_category or None,
@@ -372,13 +391,6 @@ def run(args) -> int:
     if args.preview_model:
         print_layers(inferencer, images[0])
         return 0
-
-    num_pictures = len(images) * inferencer.categories_per_image()
-    if args.save_path is not None:
-        output = picture_destination(args.save_path, num_pictures)
-        output['save_raw'] = args.save_raw
-    else:
-        output = dict(show=True)
 
     # The inferencer draws a progress bar on stderr when it is a
     # terminal; tqdm.write keeps each line whole, above the bar.
@@ -444,6 +456,10 @@ def main(argv=None) -> int:
         warnings.filterwarnings('ignore')
         warnings.filterwarnings('default', module=r'mmcam\.')
     warnings.showwarning = show_warning_line
+    mistake = mistake_before_imports(args)
+    if mistake is not None:
+        print(f'error: {mistake}', file=sys.stderr)
+        return 1
     try:
         return run(args)
     except KeyboardInterrupt:
@@ -451,7 +467,7 @@ def main(argv=None) -> int:
         return 130
     except Exception as error:  # noqa: B902  (one line, never a traceback)
         message = ' '.join(str(error).split()) or type(error).__name__
-        if not is_cam_error(error):
+        if not command_line_module().is_cam_error(error):
             if debugging():
                 raise
             message = (f'{type(error).__name__}: {message} (set '

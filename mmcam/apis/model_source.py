@@ -11,6 +11,7 @@ from mmengine.config import Config, ConfigDict
 
 from ..cam import CAMError
 from ..utils import one_line
+from ..utils.config_options import merge_config_options
 
 ModelType = Union[str, Path, Config, ConfigDict]
 
@@ -63,12 +64,7 @@ def resolve_model(model: ModelType, pretrained,
         raise CAMError('model must be a config file, a Config or an '
                        f'mmpretrain model name, got '
                        f'{type(model).__name__}')
-    if cfg_options:
-        try:
-            cfg.merge_from_dict(dict(cfg_options))
-        except Exception as error:
-            raise CAMError(f'bad cfg-options {cfg_options!r}: '
-                           f'{one_line(error)}') from None
+    merge_config_options(cfg, cfg_options)
     if 'model' not in cfg:
         raise CAMError('the config has no model')
 

@@ -527,7 +527,7 @@ class CAMEngine:
                 eigen_smooth=self.settings.eigen_smooth,
                 announce=self._announce_once)
             return self.last_perturbation(inputs, layers, choose)
-        if self.method.family == 'perturbation':
+        if self.method.family == 'full-backward':
             with torch.no_grad():
                 logits = self._logits(inputs)
             categories = choose(logits)

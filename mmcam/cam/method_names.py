@@ -13,9 +13,10 @@ Families decide how :class:`~mmcam.cam.CAMEngine` runs a method:
   its relatives): one forward and a backward that stops at the target layer.
 - ``perturbation``: the method runs the model on perturbed inputs or
   activations (ScoreCAM, AblationCAM: batched in
-  :mod:`mmcam.cam.perturbation`, one pass for every class) or needs
-  gradients beyond the target layer (FullGrad, ShapleyCAM: grad-cam's own
-  ``forward``).
+  :mod:`mmcam.cam.perturbation`, one pass for every class, no gradients).
+- ``full-backward``: gradients, but beyond the target layer: FullGrad
+  takes the input's and every bias's, ShapleyCAM second-order terms; run
+  by grad-cam's own ``forward`` with a backward through the whole network.
 - ``attention``: the heatmap comes from a vision transformer's own attention
   probabilities over its tokens (AttentionRollout: one forward pass; GAE:
   one forward and a backward that stops at the first block's attention),
@@ -37,8 +38,8 @@ METHOD_FAMILIES = (
     ('FEM', 'activation'),
     ('ScoreCAM', 'perturbation'),
     ('AblationCAM', 'perturbation'),
-    ('FullGrad', 'perturbation'),
-    ('ShapleyCAM', 'perturbation'),
+    ('FullGrad', 'full-backward'),
+    ('ShapleyCAM', 'full-backward'),
     ('AttentionRollout', 'attention'),
     ('GAE', 'attention'),
 )

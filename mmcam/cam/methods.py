@@ -22,7 +22,8 @@ class CAMMethod:
     Args:
         name (str): The canonical name, as grad-cam spells its class.
         family (str): ``'activation'``, ``'gradient'``, ``'perturbation'``
-            or ``'attention'``.
+            ``'full-backward'`` or ``'attention'`` (see
+            :mod:`mmcam.cam.method_names`).
     """
     name: str
     family: str

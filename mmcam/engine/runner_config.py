@@ -5,20 +5,21 @@ become one :class:`~mmcam.cam.CAMError` naming the bad value, which the
 tools print as one line.
 """
 import argparse
-import ast
 import os
 import os.path as osp
 from copy import deepcopy
 from typing import Optional, Tuple
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmcam.cam import CAMError
+from mmcam.engine.concise_runner import ConciseRunner
 from mmcam.utils import (check_state_dict_fits, download_checkpoint,
                          read_checkpoint, state_dict_of)
+from mmcam.utils.config_options import merge_config_options
 from mmcam.utils.messages import one_line
 
 # What a mistake in a config looks like while it is loaded or built:
@@ -26,92 +27,6 @@ from mmcam.utils.messages import one_line
 # (ValueError, AssertionError), missing files or modules.
 CONFIG_ERRORS = (KeyError, TypeError, ValueError, AssertionError, ImportError,
                  OSError, SyntaxError, NameError)
-
-
-def literal_with_dicts(text: str):
-    """A Python literal in which ``dict(key=value)`` calls are allowed,
-    e.g. ``[dict(type='TensorboardVisBackend')]``.
-
-    mmengine's ``DictAction`` reads such a value as a list of strings, so
-    a config's ``vis_backends`` could not be replaced from the command
-    line. Only literals and ``dict`` calls with keyword arguments are
-    accepted; nothing is evaluated.
-
-    Raises:
-        ValueError: anything else.
-    """
-
-    def convert(node):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                and node.func.id == 'dict' and not node.args and all(
-                    k.arg is not None for k in node.keywords):
-            return {k.arg: convert(k.value) for k in node.keywords}
-        if isinstance(node, (ast.List, ast.Tuple)):
-            items = [convert(e) for e in node.elts]
-            return items if isinstance(node, ast.List) else tuple(items)
-        if isinstance(node, ast.Dict):
-            return {
-                convert(k): convert(v)
-                for k, v in zip(node.keys, node.values)
-            }
-        return ast.literal_eval(node)
-
-    return convert(ast.parse(text.strip(), mode='eval').body)
-
-
-class _CfgOptionsAction(DictAction):
-    """mmengine's ``key=value`` parser, with a malformed item reported as
-    an argument error rather than a traceback, and values holding
-    ``dict(...)`` read as dicts (``visualizer.vis_backends="[dict(
-    type='TensorboardVisBackend')]"``)."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        with_dicts = {}
-        plain = []
-        for item in values:
-            if '=' not in item:
-                parser.error(f'{option_string} expects key=value items, '
-                             f'got {item!r}')
-            key, value = item.split('=', 1)
-            try:
-                if 'dict(' in value:
-                    with_dicts[key] = literal_with_dicts(value)
-                    continue
-                self._parse_iterable(value)
-            except (AssertionError, RecursionError, ValueError, SyntaxError):
-                parser.error(f'{option_string}: cannot read the value of '
-                             f'{item!r}; write one key=value per setting, '
-                             'e.g. custom_hooks.0.method=LayerCAM, or a '
-                             "list of dicts as \"[dict(type='A'), ...]\"")
-            plain.append(item)
-        super().__call__(parser, namespace, plain, option_string)
-        options = getattr(namespace, self.dest, None) or {}
-        options.update(with_dicts)
-        setattr(namespace, self.dest, options)
-
-
-def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments both tools share: ``--work-dir``, ``--cfg-options``
-    (parsed as mmengine does), ``--launcher`` and ``--local-rank``."""
-    parser.add_argument(
-        '--work-dir',
-        help='where logs, checkpoints and metrics go; defaults to '
-        'work_dirs/<config name>')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=_CfgOptionsAction,
-        help='override config settings as key=value, e.g. '
-        'custom_hooks.0.method=LayerCAM '
-        'custom_hooks.0.target_layers="[backbone.layer3]"; a list value '
-        'is written key="[a,b]" or key=a,b, without spaces')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
 def apply_runner_arguments(cfg: Config, args: argparse.Namespace) -> None:
@@ -145,15 +60,10 @@ def merge_cfg_options(cfg: Config, cfg_options: Optional[dict]) -> Config:
     """Merge parsed ``--cfg-options`` into ``cfg``.
 
     Raises:
-        CAMError: an option that does not fit the config, e.g. an index
-            past the end of a list.
+        CAMError: an option that does not fit the config, e.g. text where
+            it has a number, or an index past the end of a list.
     """
-    if cfg_options:
-        try:
-            cfg.merge_from_dict(cfg_options)
-        except CONFIG_ERRORS as error:
-            raise CAMError(f'bad --cfg-options {cfg_options}: '
-                           f'{one_line(error)}') from None
+    merge_config_options(cfg, cfg_options)
     return cfg
 
 
@@ -192,8 +102,9 @@ def use_available_dist_backend(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """The Runner a config describes (``runner_type`` if it names one),
-    with the distributed backend this machine can run.
+    """The Runner a config describes (``runner_type`` if it names one,
+    else a :class:`~mmcam.engine.concise_runner.ConciseRunner`), with the
+    distributed backend this machine can run.
 
     Raises:
         CAMError: a bad CAM setting, or a type or argument the registries
@@ -203,7 +114,7 @@ def build_runner(cfg: Config) -> Runner:
     try:
         if 'runner_type' in cfg:
             return RUNNERS.build(cfg)
-        return Runner.from_cfg(cfg)
+        return ConciseRunner.from_cfg(cfg)
     except CAMError:
         raise
     except CONFIG_ERRORS as error:

@@ -184,9 +184,9 @@ def test_unwritable_out_and_bad_option_types_fail_before_the_test(
         'test',
         checkpoints['good'],
         options=['test_dataloader.batch_size=abc'])
-    assert message == ('error: cannot build the test loop: batch_size '
-                       'should be a positive integer value, but got '
-                       'batch_size=abc')
+    assert message == ("error: bad cfg-options test_dataloader.batch_size="
+                       "'abc': the config has a number there (4); give a "
+                       'number')
 
 
 def test_good_checkpoint_still_tests(checkpoints, run_tool, tmp_path):

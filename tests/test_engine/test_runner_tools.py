@@ -15,8 +15,9 @@ import torch
 from runner_test_data import REPO, TINY_CONFIG, every
 
 from mmcam.cam import CAMError
-from mmcam.engine.runner_config import (add_runner_arguments, build_runner,
-                                        load_runner_config, merge_cfg_options)
+from mmcam.engine.runner_config import (build_runner, load_runner_config,
+                                        merge_cfg_options)
+from mmcam.utils.command_line import add_runner_arguments
 
 
 def _env():

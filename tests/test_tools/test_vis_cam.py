@@ -223,7 +223,7 @@ BAD_INPUTS = {
      'could not build the model.*19'),
     'several pictures to one file':
     (dict(flags=['--topk', '2', '--save-path', '{tmp}/cam.png']),
-     'makes 2 pictures, so --save-path must be a folder'),
+     'makes at least 2 pictures, so --save-path must be a folder'),
     'save-raw without save-path': (dict(flags=['--save-raw']),
                                    '--save-raw needs --save-path'),
     'no display': (dict(flags=[], display=False),

@@ -24,7 +24,7 @@ def test_each_line_has_its_metrics_and_a_mean_ends_the_run(
         str(config),
         str(checkpoint), '--save-path',
         str(tmp_path / 'cams'), '--metrics', 'avg_drop', 'deletion_auc',
-        '--metric-steps', '4'
+        '--metric-steps', '4', '--target-layers', 'backbone.layer4.1.bn2'
     ])
     out = capsys.readouterr().out.splitlines()
     assert code == 0

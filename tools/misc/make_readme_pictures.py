@@ -4,14 +4,17 @@
 Runs :class:`mmcam.apis.CAMInferencer` with the converted EfficientNet-Lite0
 on the demo photos and draws with :class:`mmcam.visualization.CAMVisualizer`:
 
-- ``resources/methods_grid.png``: CAM methods (columns) on the demo photos
+- ``methods_grid.png``: CAM methods (columns) on the demo photos
   (rows), each explaining the predicted class, on the center crop the
   network sees.
-- ``resources/two_classes.png``: one photo holding a cat and an espresso
+- ``two_classes.png``: one photo holding a cat and an espresso
   (``demo/cat_and_coffee.jpg``, rebuilt from the two demo photos), seen
   whole, with one heatmap per class.
 
-Example (after the quick start's conversion)::
+They are written to ``outputs/readme_pictures/``; ``--out-dir resources``
+replaces the README's own (only when asked: a run on other versions
+would silently change what the README shows). Example (after the quick
+start's conversion)::
 
     python tools/misc/make_readme_pictures.py \\
         checkpoints/efficientnet-lite0_in1k.pth
@@ -53,8 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         'tools/model_converters/efficientnet_lite0_to_mmpretrain.py')
     parser.add_argument(
         '--out-dir',
-        default=osp.join(REPO_ROOT, 'resources'),
-        help='where the PNGs go (default: resources/)')
+        default=osp.join(REPO_ROOT, 'outputs', 'readme_pictures'),
+        help='where the PNGs go (default: outputs/readme_pictures/; '
+        "--out-dir resources replaces the README's pictures)")
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument(
         '--pictures',
