@@ -73,8 +73,8 @@ def attention_blocks(model: nn.Module,
             break
     if blocks_attr is None:
         if _has_self_attention(backbone if backbone is not None else model):
-            why = ('its attention is windowed or mixed with convolutions, '
-                   'so no block has one attention matrix over the image')
+            why = ('its attention is windowed, hybrid or laid out in a way '
+                   'attention methods do not read')
         else:
             why = 'it has no self-attention'
         supported = ', '.join(name for name, _ in SUPPORTED_BACKBONES)
