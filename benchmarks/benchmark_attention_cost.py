@@ -68,6 +68,7 @@ def main():
 
     import mmcam  # noqa: F401  (stack fixes, registries)
     from mmcam.cam import AttentionRecorder, CAMEngine, attention_blocks
+    from mmpretrain.models.backbones import VisionTransformer
     from mmpretrain.registry import MODELS
 
     MMLogger.get_current_instance().setLevel(logging.WARNING)
@@ -83,8 +84,8 @@ def main():
             head=dict(
                 type='VisionTransformerClsHead',
                 num_classes=1000,
-                in_channels=768 if args.arch in ('b',
-                                                 'base') else 384))).eval()
+                in_channels=VisionTransformer.arch_zoo[args.arch]
+                ['embed_dims']))).eval()
     inputs = torch.randn(args.batch, 3, args.size, args.size)
 
     def forward():
@@ -109,8 +110,12 @@ def main():
         engine = CAMEngine(model, method=method)
         rows.append((method, lambda engine=engine: engine(inputs)))
     for name, run in rows:
-        seconds = median_seconds(run, args.repeats)
-        print(f'| {name} | {seconds:.2f} | {seconds / base:.2f} |', flush=True)
+        seconds, wall = median_seconds(run, args.repeats)
+        print(
+            f'| {name} | {seconds:.2f} | {seconds / base:.2f} | '
+            f'{wall:.2f} |',
+            flush=True)
+    print(f'# load average after: {os.getloadavg()}')
 
 
 if __name__ == '__main__':
