@@ -106,9 +106,14 @@ def main():
     base, wall = median_seconds(forward, args.repeats)
     print(f'| forward | {base:.2f} | 1.00 | {wall:.2f} |', flush=True)
     rows = [('forward, attention read', forward_read)]
-    for method in args.methods:
-        engine = CAMEngine(model, method=method)
-        rows.append((method, lambda engine=engine: engine(inputs)))
+    for name in args.methods:
+        method, _, ratio = name.partition(':')
+        options = dict(discard_ratio=float(ratio)) if ratio else {}
+        engine = CAMEngine(model, method=method, **options)
+        if method == 'AttentionRollout':
+            name = (f'{method} ({engine.settings.head_fusion}, discard '
+                    f'{engine.settings.discard_ratio:g})')
+        rows.append((name, lambda engine=engine: engine(inputs)))
     for name, run in rows:
         seconds, wall = median_seconds(run, args.repeats)
         print(

@@ -88,7 +88,8 @@ class AttentionCAM:
         head_fusion (str): ``'mean'``, ``'max'`` or ``'min'`` (rollout).
             Defaults to ``'mean'``.
         discard_ratio (float): Share of the lowest fused attentions set to
-            zero in each block (rollout). Defaults to 0.
+            zero in each block (rollout). Defaults to 0 (the settings'
+            default is 0.9).
     """
 
     methods = ('AttentionRollout', 'GAE')

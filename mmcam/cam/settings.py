@@ -91,7 +91,7 @@ class CAMSettings:
             ``'mean'``, ``'max'`` or ``'min'``. Defaults to ``'mean'``.
         discard_ratio (float): Share of each block's lowest fused
             attentions AttentionRollout sets to zero, in [0, 1).
-            Defaults to 0.
+            Defaults to 0.9.
     """
     method: str = 'GradCAM'
     target_layers: List[str] = field(default_factory=list)
@@ -103,7 +103,10 @@ class CAMSettings:
     num_extra_tokens: Optional[int] = None
     batch_size: int = 32
     head_fusion: str = 'mean'
-    discard_ratio: float = 0.0
+    # Chosen on the known-truth benchmark (docs/transformers.md): mean
+    # fusion with 90 % discarded had the best energy pointing game and
+    # deletion AUC, and a pointing game within noise of the best.
+    discard_ratio: float = 0.9
 
     def __post_init__(self):
         self.method = get_method(self.method).name

@@ -137,7 +137,12 @@ def test_both_methods_run_on_every_family(family, name):
     blocks = attention_blocks(model, 'GAE')
     assert len(blocks) == 2
     for method in ('AttentionRollout', 'GAE'):
-        result = CAMEngine(model, method=method, topk=2)(inputs)
+        # Nothing discarded: with the default 90 %, a random model's class
+        # token can lose all its attention to patches, and its map is
+        # blank (a trained one attends to some patches strongly).
+        result = CAMEngine(
+            model, method=method, topk=2, discard_ratio=0.0)(
+                inputs)
         assert result.heatmaps.shape == (2, 2, 32, 48)
         assert result.method == method
         assert result.target_layers == [n for n, _ in blocks]
@@ -217,7 +222,9 @@ def _manual_maps(model, inputs, method, category):
 def test_maps_follow_the_papers_formulas(family, method):
     model = family('vit')
     inputs = _batch(seed=2)
-    result = CAMEngine(model, method=method, target_category=3)(inputs)
+    result = CAMEngine(
+        model, method=method, target_category=3, discard_ratio=0.0)(
+            inputs)
     expected = _manual_maps(model, inputs, method, 3).reshape(2, 1, 4, 6)
     expected = torch.nn.functional.interpolate(
         expected, size=(32, 48), mode='bilinear', align_corners=False)[:, 0]
@@ -239,7 +246,7 @@ def test_rollout_options_change_the_map(family):
     model = family('vit')
     inputs = _batch()
     base = CAMEngine(model, method='AttentionRollout')(inputs).heatmaps
-    for options in (dict(head_fusion='max'), dict(discard_ratio=0.5)):
+    for options in (dict(head_fusion='max'), dict(discard_ratio=0.0)):
         other = CAMEngine(
             model, method='AttentionRollout', **options)(inputs).heatmaps
         assert not np.allclose(base, other)
