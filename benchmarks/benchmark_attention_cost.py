@@ -42,7 +42,10 @@ def parse_args():
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument(
-        '--methods', nargs='+', default=['AttentionRollout', 'GAE', 'GradCAM'])
+        '--methods',
+        nargs='+',
+        default=['AttentionRollout', 'AttentionRollout:0', 'GAE', 'GradCAM'],
+        help='methods; AttentionRollout:R uses discard_ratio R')
     return parser.parse_args()
 
 
