@@ -190,6 +190,24 @@ def test_python_attention_function_is_reproduced_as_is():
     torch.testing.assert_close(recorded, plain, rtol=1e-5, atol=1e-6)
 
 
+def test_a_scale_given_in_the_call_is_honoured():
+    # Subclasses such as PromptMultiheadAttention call the attention
+    # function themselves; a scale they pass must count.
+    import torch.nn.functional as F
+    from mmpretrain.models.utils import MultiheadAttention
+    attention = MultiheadAttention(16, 2).eval()
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = torch.randn(3, 2, 2, 5, 8, generator=generator)
+    with torch.no_grad(), AttentionRecorder([('attn', attention)],
+                                            lambda i, p: None):
+        recorded = attention.scaled_dot_product_attention(q, k, v, scale=0.1)
+    torch.testing.assert_close(
+        recorded,
+        F.scaled_dot_product_attention(q, k, v, scale=0.1),
+        rtol=1e-5,
+        atol=1e-6)
+
+
 def _manual_maps(model, inputs, method, category):
     """The papers' formulas written out on attention read by hand."""
     blocks = attention_blocks(model, method)
