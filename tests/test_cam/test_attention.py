@@ -289,6 +289,8 @@ def test_fusion_and_discard_helpers():
 def test_models_without_global_attention_are_refused_up_front(
         classifier, name):
     model = classifier(name)
+    forwards = []
+    handle = model.register_forward_pre_hook(lambda *args: forwards.append(1))
     for method in ('AttentionRollout', 'GAE'):
         with pytest.raises(CAMError) as error:
             CAMEngine(model, method=method)
@@ -297,6 +299,23 @@ def test_models_without_global_attention_are_refused_up_front(
         assert type(model.backbone).__name__ in message
         assert 'GradCAM' in message
         assert '\n' not in message
+    handle.remove()
+    assert not forwards  # refused before any work
+
+
+def test_a_failing_forward_leaves_the_model_as_it_was(family):
+    model = family('vit')
+    blocks = attention_blocks(model, 'GAE')
+    original = [m.scaled_dot_product_attention for _, m in blocks]
+
+    def fail(index, probs):
+        raise RuntimeError('stop')
+
+    with pytest.raises(RuntimeError, match='stop'):
+        with AttentionRecorder(blocks, fail):
+            model(_batch(), mode='tensor')
+    assert [m.scaled_dot_product_attention for _, m in blocks] == original
+    assert all('scaled_dot_product_attention' in vars(m) for _, m in blocks)
 
 
 @pytest.mark.parametrize('settings, bad', [
