@@ -4,7 +4,10 @@ A ViT-B/16 classifier (mmpretrain's ``vit-base-p16`` architecture, random
 weights: the cost does not depend on them) explains a batch of random
 224x224 inputs. Prints, per way of running it, the median seconds of
 ``--repeats`` runs and the ratio to the plain forward pass (the model's
-own ``scaled_dot_product_attention``, under ``torch.no_grad()``):
+own ``scaled_dot_product_attention``, under ``torch.no_grad()``). The
+ratios use the process's CPU time, which one torch thread on a machine
+shared with other work measures far more steadily than wall time (both
+are printed):
 
 - ``forward``: ``model(inputs, mode='tensor')``;
 - ``forward, attention read``: the same with
@@ -21,6 +24,7 @@ Example::
     OMP_NUM_THREADS=1 python benchmarks/benchmark_attention_cost.py
 """
 import argparse
+import os
 import os.path as osp
 import statistics
 import sys
@@ -38,18 +42,23 @@ def parse_args():
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument(
-        '--methods', nargs='+', default=['AttentionRollout', 'GAE', 'GradCAM'])
+        '--methods',
+        nargs='+',
+        default=['AttentionRollout', 'AttentionRollout:0', 'GAE', 'GradCAM'],
+        help='methods; AttentionRollout:R uses discard_ratio R')
     return parser.parse_args()
 
 
 def median_seconds(run, repeats):
+    """Median CPU and wall seconds of ``repeats`` runs after a warm-up."""
     run()  # warm-up: allocations, lazy imports, default layer choice
-    times = []
+    cpu, wall = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start_cpu, start_wall = time.process_time(), time.perf_counter()
         run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        cpu.append(time.process_time() - start_cpu)
+        wall.append(time.perf_counter() - start_wall)
+    return statistics.median(cpu), statistics.median(wall)
 
 
 def main():
@@ -62,6 +71,7 @@ def main():
 
     import mmcam  # noqa: F401  (stack fixes, registries)
     from mmcam.cam import AttentionRecorder, CAMEngine, attention_blocks
+    from mmpretrain.models.backbones import VisionTransformer
     from mmpretrain.registry import MODELS
 
     MMLogger.get_current_instance().setLevel(logging.WARNING)
@@ -77,8 +87,8 @@ def main():
             head=dict(
                 type='VisionTransformerClsHead',
                 num_classes=1000,
-                in_channels=768 if args.arch in ('b',
-                                                 'base') else 384))).eval()
+                in_channels=VisionTransformer.arch_zoo[args.arch]
+                ['embed_dims']))).eval()
     inputs = torch.randn(args.batch, 3, args.size, args.size)
 
     def forward():
@@ -93,17 +103,27 @@ def main():
     print(f'# ViT-{args.arch}/16 at {args.size}px, batch {args.batch}, '
           f'{torch.get_num_threads()} torch thread(s), median of '
           f'{args.repeats}, torch {torch.__version__}')
-    print('| run | s / batch | x forward |')
-    print('| --- | --- | --- |')
-    base = median_seconds(forward, args.repeats)
-    print(f'| forward | {base:.2f} | 1.00 |', flush=True)
+    print(f'# load average before: {os.getloadavg()}')
+    print('| run | CPU s / batch | x forward (CPU) | wall s / batch |')
+    print('| --- | --- | --- | --- |')
+    base, wall = median_seconds(forward, args.repeats)
+    print(f'| forward | {base:.2f} | 1.00 | {wall:.2f} |', flush=True)
     rows = [('forward, attention read', forward_read)]
-    for method in args.methods:
-        engine = CAMEngine(model, method=method)
-        rows.append((method, lambda engine=engine: engine(inputs)))
+    for name in args.methods:
+        method, _, ratio = name.partition(':')
+        options = dict(discard_ratio=float(ratio)) if ratio else {}
+        engine = CAMEngine(model, method=method, **options)
+        if method == 'AttentionRollout':
+            name = (f'{method} ({engine.settings.head_fusion}, discard '
+                    f'{engine.settings.discard_ratio:g})')
+        rows.append((name, lambda engine=engine: engine(inputs)))
     for name, run in rows:
-        seconds = median_seconds(run, args.repeats)
-        print(f'| {name} | {seconds:.2f} | {seconds / base:.2f} |', flush=True)
+        seconds, wall = median_seconds(run, args.repeats)
+        print(
+            f'| {name} | {seconds:.2f} | {seconds / base:.2f} | '
+            f'{wall:.2f} |',
+            flush=True)
+    print(f'# load average after: {os.getloadavg()}')
 
 
 if __name__ == '__main__':

@@ -148,7 +148,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--discard-ratio',
         type=float,
         help='AttentionRollout: share of each block\'s lowest fused '
-        'attentions set to zero, in [0, 1). Defaults to 0.')
+        'attentions set to zero, in [0, 1). Defaults to 0.9.')
     parser.add_argument(
         '--save-path',
         type=Path,

@@ -3,7 +3,8 @@
 Loads the ViT and the CNN that :mod:`train` wrote, explains the
 ground-truth class of ``--pictures`` fresh pictures of :mod:`shapes` (the
 coloured shape's box is the ground truth) with each method, and prints one
-markdown table per model: accuracy, time per picture of the heatmaps, and
+markdown table per model: accuracy, CPU time per picture of the heatmaps
+(process time, steadier than wall time on a shared machine), and
 :class:`mmcam.evaluation.CAMQuality`'s pointing game, energy pointing game,
 deletion and insertion AUC (means over the pictures).
 
@@ -121,7 +122,7 @@ def evaluate(name, rows, args, images, labels, boxes):
           'a random point scores '
           f'{chance_of_a_random_point(boxes, size, TOLERANCE):.2f} in the '
           'pointing game\n')
-    header = ['method', 'ms / picture'] + [title for _, title in COLUMNS]
+    header = ['method', 'CPU ms / picture'] + [title for _, title in COLUMNS]
     print('| ' + ' | '.join(header) + ' |')
     print('| --- ' * len(header) + '|', flush=True)
     regions = [
@@ -151,10 +152,10 @@ def evaluate(name, rows, args, images, labels, boxes):
         for start in range(0, len(labels), args.batch):
             batch = inputs[start:start + args.batch]
             batch_labels = labels[start:start + args.batch]
-            began = time.perf_counter()
+            began = time.process_time()
             result = engine(
                 batch, target_category='gt', gt_labels=batch_labels)
-            seconds += time.perf_counter() - began
+            seconds += time.process_time() - began
             measured = quality(batch, result.heatmaps, result.categories,
                                regions[start:start + args.batch])
             for key, _ in COLUMNS:

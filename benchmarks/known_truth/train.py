@@ -69,7 +69,7 @@ MODELS = {
 }
 
 # Steps of 64 pictures and peak learning rate of AdamW, per model.
-SCHEDULE = {'vit': (300, 2e-3), 'cnn': (100, 3e-3)}
+SCHEDULE = {'vit': (400, 2e-3), 'cnn': (100, 3e-3)}
 BATCH = 64
 TEST_SEED = 10_000
 

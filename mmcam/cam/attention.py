@@ -36,7 +36,7 @@ SUPPORTED_BACKBONES = (
     ('T2T_ViT', 'encoder'),
 )
 
-# What the error message suggests instead, by kind of model.
+# What the refusal suggests instead.
 _INSTEAD = ('use a Grad-CAM method (GradCAM, LayerCAM) or ScoreCAM '
             'instead')
 
@@ -73,8 +73,8 @@ def attention_blocks(model: nn.Module,
             break
     if blocks_attr is None:
         if _has_self_attention(backbone if backbone is not None else model):
-            why = ('its attention is windowed or mixed with convolutions, '
-                   'so no block has one attention matrix over the image')
+            why = ('its attention is windowed, hybrid or laid out in a way '
+                   'attention methods do not read')
         else:
             why = 'it has no self-attention'
         supported = ', '.join(name for name, _ in SUPPORTED_BACKBONES)
@@ -116,6 +116,10 @@ def _logit_scale(function: Callable, head_dims: int) -> float:
         scaled_dot_product_attention_pyimpl
     if function is F.scaled_dot_product_attention:
         return head_dims**-0.5
+    if isinstance(function, functools.partial) and \
+            function.func is F.scaled_dot_product_attention:
+        scale = function.keywords.get('scale')
+        return head_dims**-0.5 if scale is None else scale
     if isinstance(function, functools.partial) and \
             function.func is scaled_dot_product_attention_pyimpl:
         # mmpretrain 1.2's Python version divides by its ``scale``
@@ -176,11 +180,18 @@ class AttentionRecorder:
                       value,
                       attn_mask=None,
                       dropout_p=0.,
-                      **kwargs):
-            if kwargs.get('is_causal'):
+                      is_causal=False,
+                      scale=None):
+            if is_causal:
                 raise CAMError('attention methods do not support causal '
                                'attention')
-            logits = (query @ key.transpose(-2, -1)) * logit_scale
+            factor = logit_scale
+            if scale is not None:
+                # A scale given in the call replaces the default, with the
+                # meaning the original function gives it.
+                factor = _logit_scale(
+                    functools.partial(original, scale=scale), module.head_dims)
+            logits = (query @ key.transpose(-2, -1)) * factor
             if attn_mask is not None:
                 if attn_mask.dtype == torch.bool:
                     attn_mask = torch.zeros_like(

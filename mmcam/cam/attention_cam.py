@@ -41,19 +41,21 @@ def fuse_heads(probs: torch.Tensor, head_fusion: str) -> torch.Tensor:
 
 
 def discard_lowest(fused: torch.Tensor, ratio: float) -> torch.Tensor:
-    """``fused`` with the lowest ``ratio`` of each image's entries set to
-    zero, except the first token's attention to itself (as vit-explain)."""
+    """``fused`` with each image's entries at or below its ``ratio``
+    quantile set to zero, except the first token's attention to itself (as
+    vit-explain, which drops the lowest ``ratio`` of the entries)."""
     if ratio <= 0:
         return fused
-    flat = fused.reshape(fused.shape[0], -1).clone()
+    flat = fused.reshape(fused.shape[0], -1)
     count = int(flat.shape[1] * ratio)
     if count == 0:
         return fused
-    lowest = flat.topk(count, dim=-1, largest=False).indices
-    keep_first = flat[:, 0].clone()
-    flat.scatter_(1, lowest, 0.0)
-    flat[:, 0] = keep_first
-    return flat.reshape(fused.shape)
+    # A selection, not vit-explain's topk: a full sort of ViT-B's 38,809
+    # entries per block made the rollout several times slower.
+    threshold = flat.kthvalue(count, dim=1, keepdim=True).values
+    kept = flat.masked_fill(flat <= threshold, 0.0)
+    kept[:, 0] = flat[:, 0]
+    return kept.reshape(fused.shape)
 
 
 def rollout_step(result: Optional[torch.Tensor],
@@ -86,7 +88,8 @@ class AttentionCAM:
         head_fusion (str): ``'mean'``, ``'max'`` or ``'min'`` (rollout).
             Defaults to ``'mean'``.
         discard_ratio (float): Share of the lowest fused attentions set to
-            zero in each block (rollout). Defaults to 0.
+            zero in each block (rollout). Defaults to 0 (the settings'
+            default is 0.9).
     """
 
     methods = ('AttentionRollout', 'GAE')

@@ -137,7 +137,12 @@ def test_both_methods_run_on_every_family(family, name):
     blocks = attention_blocks(model, 'GAE')
     assert len(blocks) == 2
     for method in ('AttentionRollout', 'GAE'):
-        result = CAMEngine(model, method=method, topk=2)(inputs)
+        # Nothing discarded: with the default 90 %, a random model's class
+        # token can lose all its attention to patches, and its map is
+        # blank (a trained one attends to some patches strongly).
+        result = CAMEngine(
+            model, method=method, topk=2, discard_ratio=0.0)(
+                inputs)
         assert result.heatmaps.shape == (2, 2, 32, 48)
         assert result.method == method
         assert result.target_layers == [n for n, _ in blocks]
@@ -185,6 +190,24 @@ def test_python_attention_function_is_reproduced_as_is():
     torch.testing.assert_close(recorded, plain, rtol=1e-5, atol=1e-6)
 
 
+def test_a_scale_given_in_the_call_is_honoured():
+    # Subclasses such as PromptMultiheadAttention call the attention
+    # function themselves; a scale they pass must count.
+    import torch.nn.functional as F
+    from mmpretrain.models.utils import MultiheadAttention
+    attention = MultiheadAttention(16, 2).eval()
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = torch.randn(3, 2, 2, 5, 8, generator=generator)
+    with torch.no_grad(), AttentionRecorder([('attn', attention)],
+                                            lambda i, p: None):
+        recorded = attention.scaled_dot_product_attention(q, k, v, scale=0.1)
+    torch.testing.assert_close(
+        recorded,
+        F.scaled_dot_product_attention(q, k, v, scale=0.1),
+        rtol=1e-5,
+        atol=1e-6)
+
+
 def _manual_maps(model, inputs, method, category):
     """The papers' formulas written out on attention read by hand."""
     blocks = attention_blocks(model, method)
@@ -217,7 +240,9 @@ def _manual_maps(model, inputs, method, category):
 def test_maps_follow_the_papers_formulas(family, method):
     model = family('vit')
     inputs = _batch(seed=2)
-    result = CAMEngine(model, method=method, target_category=3)(inputs)
+    result = CAMEngine(
+        model, method=method, target_category=3, discard_ratio=0.0)(
+            inputs)
     expected = _manual_maps(model, inputs, method, 3).reshape(2, 1, 4, 6)
     expected = torch.nn.functional.interpolate(
         expected, size=(32, 48), mode='bilinear', align_corners=False)[:, 0]
@@ -239,7 +264,7 @@ def test_rollout_options_change_the_map(family):
     model = family('vit')
     inputs = _batch()
     base = CAMEngine(model, method='AttentionRollout')(inputs).heatmaps
-    for options in (dict(head_fusion='max'), dict(discard_ratio=0.5)):
+    for options in (dict(head_fusion='max'), dict(discard_ratio=0.0)):
         other = CAMEngine(
             model, method='AttentionRollout', **options)(inputs).heatmaps
         assert not np.allclose(base, other)
@@ -264,6 +289,8 @@ def test_fusion_and_discard_helpers():
 def test_models_without_global_attention_are_refused_up_front(
         classifier, name):
     model = classifier(name)
+    forwards = []
+    handle = model.register_forward_pre_hook(lambda *args: forwards.append(1))
     for method in ('AttentionRollout', 'GAE'):
         with pytest.raises(CAMError) as error:
             CAMEngine(model, method=method)
@@ -272,6 +299,23 @@ def test_models_without_global_attention_are_refused_up_front(
         assert type(model.backbone).__name__ in message
         assert 'GradCAM' in message
         assert '\n' not in message
+    handle.remove()
+    assert not forwards  # refused before any work
+
+
+def test_a_failing_forward_leaves_the_model_as_it_was(family):
+    model = family('vit')
+    blocks = attention_blocks(model, 'GAE')
+    original = [m.scaled_dot_product_attention for _, m in blocks]
+
+    def fail(index, probs):
+        raise RuntimeError('stop')
+
+    with pytest.raises(RuntimeError, match='stop'):
+        with AttentionRecorder(blocks, fail):
+            model(_batch(), mode='tensor')
+    assert [m.scaled_dot_product_attention for _, m in blocks] == original
+    assert all('scaled_dot_product_attention' in vars(m) for _, m in blocks)
 
 
 @pytest.mark.parametrize('settings, bad', [

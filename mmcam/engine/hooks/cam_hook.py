@@ -94,7 +94,8 @@ class CAMHook(Hook):
         head_fusion (str): AttentionRollout's head fusion, see
             :class:`~mmcam.cam.CAMSettings`. Defaults to ``'mean'``.
         discard_ratio (float): AttentionRollout's share of discarded
-            attentions, see :class:`~mmcam.cam.CAMSettings`. Defaults to 0.
+            attentions, see :class:`~mmcam.cam.CAMSettings`. Defaults to
+            0.9.
         interval (int): Explain the samples whose dataset index is a
             multiple of ``interval``. Defaults to 1000.
         out_dir (str, optional): Write pictures (and raw maps) here instead
@@ -160,7 +161,7 @@ class CAMHook(Hook):
                  batch_size: int = 32,
                  seed: int = 0,
                  head_fusion: str = 'mean',
-                 discard_ratio: float = 0.0,
+                 discard_ratio: float = 0.9,
                  interval: int = 1000,
                  out_dir: Optional[str] = None,
                  save_raw: bool = False,
