@@ -7,7 +7,7 @@ Two sets of images:
   (short edge 256, centre crop 224), each explained for its predicted
   class;
 - three two-object pictures built from them (each pair side by side at one
-  height: cat | coffee, coffee | cameraman, cameraman | cat) through the
+  height: cat + coffee, coffee + cameraman, cameraman + cat) through the
   whole-image config, explaining in each the class the network predicts
   for each photo alone, with that photo's half as the class's box.
 
@@ -164,7 +164,7 @@ def two_object_pictures(inferencer, single_inferencer, folder):
         ]
         pictures.append(
             dict(
-                name=f'{left} | {right}',
+                name=f'{left} + {right}',
                 inputs=inputs,
                 classes=classes,
                 region=GroundTruthRegion(
@@ -199,7 +199,7 @@ def print_substrate_probabilities(engine, pictures, class_name):
 
 
 def measure(maps_of, pictures, qualities, other):
-    """Per column, the values of every map of ``pictures``;
+    """Per column, the value of every map of ``pictures`` (an array);
     ``maps_of(picture)`` gives the maps."""
     import numpy as np
     values = {}
@@ -218,7 +218,30 @@ def measure(maps_of, pictures, qualities, other):
             if name in measured:
                 values.setdefault(column,
                                   []).extend(measured[name].reshape(-1))
-    return {column: float(np.nanmean(v)) for column, v in values.items()}
+    return {column: np.array(v, np.float64) for column, v in values.items()}
+
+
+def print_per_map(pictures, per_map, draws, class_name):
+    """Each map's curves: GradCAM, its inverse, and RandomCAM's mean and
+    spread over the draws of that map."""
+    import numpy as np
+    columns = [c for c, _, _ in CURVE_COLUMNS]
+    print('\nPer map, GradCAM / GradCAM inverted / RandomCAM mean ± spread '
+          'of the draws:\n')
+    print('| ' + ' | '.join(['picture', 'class'] + columns) + ' |')
+    print('| --- | --- ' + '| ---: ' * len(columns) + '|')
+    row = 0
+    for picture in pictures:
+        for c in picture['classes']:
+            cells = [picture['name'], class_name(c)]
+            for column in columns:
+                values = [d[column][row] for d in draws]
+                cells.append(f'{per_map["GradCAM"][column][row]:.3f} / '
+                             f'{per_map["GradCAM inverted"][column][row]:.3f}'
+                             f' / {np.mean(values):.3f} ± '
+                             f'{np.std(values, ddof=1):.3f}')
+            print('| ' + ' | '.join(cells) + ' |')
+            row += 1
 
 
 def main():
@@ -297,7 +320,7 @@ def main():
               'maps:\n')
         print('| ' + ' | '.join(header) + ' |')
         print('| --- ' + '| ---: ' * (len(header) - 1) + '|')
-        rows = {}
+        rows, per_map = {}, {}
 
         def print_row(name, cells):
             print('| ' + ' | '.join([name] + cells) + ' |', flush=True)
@@ -314,7 +337,11 @@ def main():
                     maps = inverted_maps(torch.from_numpy(maps)).numpy()
                 return maps
 
-            rows[method] = measure(maps_of, pictures, qualities, other)
+            per_map[method] = measure(maps_of, pictures, qualities, other)
+            rows[method] = {
+                c: np.nanmean(v)
+                for c, v in per_map[method].items()
+            }
             print_row(method, [f'{rows[method][c]:.3f}' for c in header[1:]])
 
         # The baselines first, then the other methods.
@@ -331,9 +358,11 @@ def main():
                     pictures,
                     qualities,
                     other))
-        mean = {c: np.mean([d[c] for d in draws]) for c in header[1:]}
+        # The spread of the draws' means over the maps.
+        means = {c: [np.nanmean(d[c]) for d in draws] for c in header[1:]}
+        mean = {c: np.mean(means[c]) for c in header[1:]}
         spread = {
-            c: np.std([d[c] for d in draws], ddof=1) if len(draws) > 1 else 0.0
+            c: np.std(means[c], ddof=1) if len(draws) > 1 else 0.0
             for c in header[1:]
         }
         print_row(f'RandomCAM ({len(draws)} draws)',
@@ -354,6 +383,7 @@ def main():
             print('| ' + ' | '.join([''] + header[1:]) + ' |')
             print('| --- ' + '| ---: ' * (len(header) - 1) + '|')
             print_row('separation', cells)
+            print_per_map(pictures, per_map, draws, class_name)
     print(f'\n# {time.perf_counter() - started:.0f} s; load average after: ' +
           ' '.join(f'{v:.2f}' for v in os.getloadavg()))
 
