@@ -102,6 +102,11 @@ def parse_args():
         "the config's 256); smaller is faster on a CPU")
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument(
+        '--tie-break',
+        choices=('raster', 'random'),
+        default='raster',
+        help="order of equal map values in the curves (default: raster)")
+    parser.add_argument(
         '--sets',
         nargs='+',
         choices=('photos', 'pairs'),
@@ -293,7 +298,8 @@ def main():
         m for m in supported_methods()
         if m not in SLOW_METHODS and m != 'RandomCAM'
     ]
-    base = dict(steps=args.steps, batch_size=args.batch_size)
+    base = dict(
+        steps=args.steps, batch_size=args.batch_size, tie_break=args.tie_break)
     qualities = {
         curve: CAMQuality(model, names, **base, **options)
         for curve, names, options in CURVES
@@ -303,7 +309,8 @@ def main():
         localisation=CAMQuality(model,
                                 ['pointing_game', 'energy_pointing_game'],
                                 **base))
-    print(f'# EfficientNet-Lite0, steps={args.steps}, {args.random_draws} '
+    print(f'# EfficientNet-Lite0, steps={args.steps}, ties {args.tie_break}, '
+          f'{args.random_draws} '
           f'RandomCAM draws, {torch.get_num_threads()} torch thread(s), '
           f'device {args.device}; load average before: ' +
           ' '.join(f'{v:.2f}' for v in load_before))
