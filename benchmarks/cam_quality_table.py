@@ -7,7 +7,7 @@ Two sets of images:
   (short edge 256, centre crop 224), each explained for its predicted
   class;
 - three two-object pictures built from them (each pair side by side at one
-  height: cat | coffee, coffee | cameraman, cameraman | cat) through the
+  height: cat + coffee, coffee + cameraman, cameraman + cat) through the
   whole-image config, explaining in each the class the network predicts
   for each photo alone, with that photo's half as the class's box.
 
@@ -17,9 +17,9 @@ mean colour, RISE's blur (kernel 11, sigma 5) and a strong blur (kernel
 41, sigma 20). Where a substrate keeps much of the probability, its curve
 is nearly flat for every map.
 
-Then, per set, the deletion and insertion AUC of every method on three
-curve pairs: RISE's (deletion to black, insertion from the 11/5 blur),
-both curves on the strong blur, and insertion from black; and Average
+Then, per set, the deletion and insertion AUC of every method: RISE's
+(deletion to black, insertion from the 11/5 blur), deletion to the strong
+blur and insertion from black; and Average
 Drop, Increase in Confidence and (two-object pictures) the pointing
 games. Two rows are baselines: RandomCAM over ``--random-draws`` seeded
 draws (seeds 0, 1, ...; mean +- sample standard deviation of the draws'
@@ -63,21 +63,19 @@ SUBSTRATE_COLUMNS = [
     ('blur 11/5 (RISE)', ('blur', dict(blur_kernel=11, blur_sigma=5.0))),
     ('blur 41/20', ('blur', STRONG_BLUR)),
 ]
-# Curve pairs: column prefix -> CAMQuality options.
+# Curves: name -> the metrics and the CAMQuality options.
 CURVES = [
-    ('RISE', dict(deletion_substrate='black', insertion_substrate='blur')),
-    ('blur 41/20',
-     dict(
-         deletion_substrate='blur', insertion_substrate='blur',
-         **STRONG_BLUR)),
-    ('black', dict(insertion_substrate='black')),
+    ('RISE', ['deletion_auc', 'insertion_auc'],
+     dict(deletion_substrate='black', insertion_substrate='blur')),
+    ('blur 41/20', ['deletion_auc'],
+     dict(deletion_substrate='blur', **STRONG_BLUR)),
+    ('black', ['insertion_auc'], dict(insertion_substrate='black')),
 ]
 # Column -> (curve pair, metric); and the direction of each.
 CURVE_COLUMNS = [
     ('Del black ↓', 'RISE', 'deletion_auc'),
     ('Ins blur 11/5 ↑', 'RISE', 'insertion_auc'),
     ('Del blur 41/20 ↓', 'blur 41/20', 'deletion_auc'),
-    ('Ins blur 41/20 ↑', 'blur 41/20', 'insertion_auc'),
     ('Ins black ↑', 'black', 'insertion_auc'),
 ]
 OTHER_COLUMNS = [('Avg Drop % ↓', 'avg_drop'), ('Increase % ↑', 'increase'),
@@ -103,6 +101,17 @@ def parse_args():
         help="resize the two-object pictures' short edge to this (default: "
         "the config's 256); smaller is faster on a CPU")
     parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument(
+        '--tie-break',
+        choices=('raster', 'random'),
+        default='raster',
+        help="order of equal map values in the curves (default: raster)")
+    parser.add_argument(
+        '--sets',
+        nargs='+',
+        choices=('photos', 'pairs'),
+        default=('photos', 'pairs'),
+        help='the demo photos, the two-object pictures, or both (default)')
     parser.add_argument('--device', default='cpu')
     return parser.parse_args()
 
@@ -160,7 +169,7 @@ def two_object_pictures(inferencer, single_inferencer, folder):
         ]
         pictures.append(
             dict(
-                name=f'{left} | {right}',
+                name=f'{left} + {right}',
                 inputs=inputs,
                 classes=classes,
                 region=GroundTruthRegion(
@@ -195,7 +204,7 @@ def print_substrate_probabilities(engine, pictures, class_name):
 
 
 def measure(maps_of, pictures, qualities, other):
-    """Per column, the values of every map of ``pictures``;
+    """Per column, the value of every map of ``pictures`` (an array);
     ``maps_of(picture)`` gives the maps."""
     import numpy as np
     values = {}
@@ -214,7 +223,30 @@ def measure(maps_of, pictures, qualities, other):
             if name in measured:
                 values.setdefault(column,
                                   []).extend(measured[name].reshape(-1))
-    return {column: float(np.nanmean(v)) for column, v in values.items()}
+    return {column: np.array(v, np.float64) for column, v in values.items()}
+
+
+def print_per_map(pictures, per_map, draws, class_name):
+    """Each map's curves: GradCAM, its inverse, and RandomCAM's mean and
+    spread over the draws of that map."""
+    import numpy as np
+    columns = [c for c, _, _ in CURVE_COLUMNS]
+    print('\nPer map, GradCAM / GradCAM inverted / RandomCAM mean ± spread '
+          'of the draws:\n')
+    print('| ' + ' | '.join(['picture', 'class'] + columns) + ' |')
+    print('| --- | --- ' + '| ---: ' * len(columns) + '|')
+    row = 0
+    for picture in pictures:
+        for c in picture['classes']:
+            cells = [picture['name'], class_name(c)]
+            for column in columns:
+                values = [d[column][row] for d in draws]
+                cells.append(f'{per_map["GradCAM"][column][row]:.3f} / '
+                             f'{per_map["GradCAM inverted"][column][row]:.3f}'
+                             f' / {np.mean(values):.3f} ± '
+                             f'{np.std(values, ddof=1):.3f}')
+            print('| ' + ' | '.join(cells) + ' |')
+            row += 1
 
 
 def main():
@@ -252,29 +284,33 @@ def main():
     pair_inferencer = CAMInferencer(
         WHOLE_IMAGE_CONFIG, cfg_options=cfg_options, **common)
     model = pair_inferencer.model
-    sets = [('demo photos (224x224 centre crop)',
-             single_photos(single_inferencer)),
-            ('two-object pictures (whole image)',
-             two_object_pictures(pair_inferencer, single_inferencer,
-                                 tempfile.mkdtemp()))]
+    sets = []
+    if 'photos' in args.sets:
+        sets.append(('demo photos (224x224 centre crop)',
+                     single_photos(single_inferencer)))
+    if 'pairs' in args.sets:
+        sets.append(('two-object pictures (whole image)',
+                     two_object_pictures(pair_inferencer, single_inferencer,
+                                         tempfile.mkdtemp())))
     class_name = pair_inferencer.class_name
 
     methods = args.methods or [
         m for m in supported_methods()
         if m not in SLOW_METHODS and m != 'RandomCAM'
     ]
-    base = dict(steps=args.steps, batch_size=args.batch_size)
+    base = dict(
+        steps=args.steps, batch_size=args.batch_size, tie_break=args.tie_break)
     qualities = {
-        curve:
-        CAMQuality(model, ['deletion_auc', 'insertion_auc'], **base, **options)
-        for curve, options in CURVES
+        curve: CAMQuality(model, names, **base, **options)
+        for curve, names, options in CURVES
     }
     other = dict(
         confidence=CAMQuality(model, ['avg_drop', 'increase'], **base),
         localisation=CAMQuality(model,
                                 ['pointing_game', 'energy_pointing_game'],
                                 **base))
-    print(f'# EfficientNet-Lite0, steps={args.steps}, {args.random_draws} '
+    print(f'# EfficientNet-Lite0, steps={args.steps}, ties {args.tie_break}, '
+          f'{args.random_draws} '
           f'RandomCAM draws, {torch.get_num_threads()} torch thread(s), '
           f'device {args.device}; load average before: ' +
           ' '.join(f'{v:.2f}' for v in load_before))
@@ -291,7 +327,7 @@ def main():
               'maps:\n')
         print('| ' + ' | '.join(header) + ' |')
         print('| --- ' + '| ---: ' * (len(header) - 1) + '|')
-        rows = {}
+        rows, per_map = {}, {}
 
         def print_row(name, cells):
             print('| ' + ' | '.join([name] + cells) + ' |', flush=True)
@@ -308,7 +344,11 @@ def main():
                     maps = inverted_maps(torch.from_numpy(maps)).numpy()
                 return maps
 
-            rows[method] = measure(maps_of, pictures, qualities, other)
+            per_map[method] = measure(maps_of, pictures, qualities, other)
+            rows[method] = {
+                c: np.nanmean(v)
+                for c, v in per_map[method].items()
+            }
             print_row(method, [f'{rows[method][c]:.3f}' for c in header[1:]])
 
         # The baselines first, then the other methods.
@@ -325,9 +365,11 @@ def main():
                     pictures,
                     qualities,
                     other))
-        mean = {c: np.mean([d[c] for d in draws]) for c in header[1:]}
+        # The spread of the draws' means over the maps.
+        means = {c: [np.nanmean(d[c]) for d in draws] for c in header[1:]}
+        mean = {c: np.mean(means[c]) for c in header[1:]}
         spread = {
-            c: np.std([d[c] for d in draws], ddof=1) if len(draws) > 1 else 0.0
+            c: np.std(means[c], ddof=1) if len(draws) > 1 else 0.0
             for c in header[1:]
         }
         print_row(f'RandomCAM ({len(draws)} draws)',
@@ -348,6 +390,7 @@ def main():
             print('| ' + ' | '.join([''] + header[1:]) + ' |')
             print('| --- ' + '| ---: ' * (len(header) - 1) + '|')
             print_row('separation', cells)
+            print_per_map(pictures, per_map, draws, class_name)
     print(f'\n# {time.perf_counter() - started:.0f} s; load average after: ' +
           ' '.join(f'{v:.2f}' for v in os.getloadavg()))
 

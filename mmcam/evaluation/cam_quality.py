@@ -38,7 +38,7 @@ MetricsArg = Union[bool, str, Sequence[str], None]
 
 # Kinds of perturbed image.
 _ORIGINAL, _MULTIPLIED, _DELETED, _INSERTED, _SUBSTRATE = range(5)
-# The curves, their kind of image, and where their substrate is.
+# The curves: metric name, option prefix, kind of perturbed image.
 _CURVES = (('deletion_auc', 'deletion', _DELETED), ('insertion_auc',
                                                     'insertion', _INSERTED))
 
@@ -92,9 +92,8 @@ def _check_comparison_option(key: str, value) -> None:
     if key.endswith('_substrate') and value not in SUBSTRATES:
         raise CAMError(f'metric {key} must be one of '
                        f'{", ".join(map(repr, SUBSTRATES))}, got {value!r}')
-    if key == 'substrate_warn_above' and (isinstance(
-            value, bool) or not isinstance(value, (int, float))
-                                          or not 0 <= value <= 1):
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if key == 'substrate_warn_above' and not (is_number and 0 <= value <= 1):
         raise CAMError(f'metric substrate_warn_above must be a share in '
                        f'[0, 1], got {value!r}')
     if key == 'tie_break' and value not in TIE_BREAKS:
@@ -537,11 +536,10 @@ class CAMQuality:
             points = np.array([[[prob(b, k, kind, k, c) for c in counts]
                                 for k in range(num_k)] for b in range(num_b)])
             values[name] = curve_auc(points)
-            far_end = 0 if curve == 'insertion' else -1
-            values[f'{curve}_substrate_prob'] = points[..., far_end].astype(
-                np.float32)
-            self._warn_on_substrate(curve, points[..., far_end], original,
-                                    categories)
+            # Insertion starts on its substrate, deletion ends on it.
+            on_substrate = points[..., 0 if curve == 'insertion' else -1]
+            values[f'{curve}_substrate_prob'] = on_substrate.astype(np.float32)
+            self._warn_on_substrate(curve, on_substrate, original, categories)
         return values
 
     def _warn_on_substrate(self, curve: str, substrate_probs: np.ndarray,

@@ -1,5 +1,6 @@
 """RandomCAM is seeded: a known map per seed and class, the same in every
-run, batch and order, and numpy's global generator is left alone."""
+run, batch and order, and numpy's global generator is left alone; and
+CAMQuality's random baseline is the mean and spread of such draws."""
 import numpy as np
 import pytest
 import torch
@@ -7,6 +8,7 @@ import torch.nn as nn
 
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
 from mmcam.cam.random_cam import random_channel_weights
+from mmcam.evaluation import CAMQuality
 
 
 class Channels(nn.Module):
@@ -96,3 +98,57 @@ def test_the_hook_and_the_inferencer_take_the_seed():
     # Settings are checked before the model is built.
     with pytest.raises(CAMError, match='seed must be a non-negative'):
         CAMInferencer('no_such_config.py', seed='x')
+
+
+def test_random_baseline_is_the_mean_and_spread_of_seeded_draws():
+    images = torch.randn(
+        2, 1, 6, 5, generator=torch.Generator().manual_seed(1))
+    categories = np.array([[2, 0], [1, 2]])
+    torch.manual_seed(0)
+    model = ThreeChannelModel().eval()
+    engine = CAMEngine(model, target_layers=['features'])
+    own_maps = torch.rand(
+        2, 2, 6, 5, generator=torch.Generator().manual_seed(2))
+    names = ['deletion_auc', 'insertion_auc']
+    quality = CAMQuality(
+        engine,
+        names,
+        steps=5,
+        seed=4,
+        random_baseline=3,
+        insertion_substrate='black')
+    values = quality(images, own_maps, categories)
+    assert list(values) == [
+        'deletion_auc', 'deletion_substrate_prob', 'insertion_auc',
+        'insertion_substrate_prob', 'random_deletion_auc',
+        'random_deletion_auc_std', 'random_insertion_auc',
+        'random_insertion_auc_std'
+    ]
+    # Each draw: RandomCAM with seed 4, 5, 6, whose maps are known.
+    plain = CAMQuality(engine, names, steps=5, insertion_substrate='black')
+    draws = []
+    for seed in (4, 5, 6):
+        maps = np.array([[
+            expected_map(images[b, 0].numpy(), seed, c) for c in categories[b]
+        ] for b in range(2)])
+        draws.append(plain(images, maps, categories))
+    for name in names:
+        per_draw = np.array([d[name] for d in draws], np.float64)
+        np.testing.assert_allclose(
+            values[f'random_{name}'], per_draw.mean(0), rtol=1e-5)
+        np.testing.assert_allclose(
+            values[f'random_{name}_std'],
+            per_draw.std(0, ddof=1),
+            rtol=1e-4,
+            atol=1e-7)
+        assert (values[f'random_{name}_std'] > 0).any()
+    # A second measurer gives the same numbers: the draws are seeded.
+    again = CAMQuality(
+        engine,
+        names,
+        steps=5,
+        seed=4,
+        random_baseline=3,
+        insertion_substrate='black')(images, own_maps, categories)
+    for name in values:
+        np.testing.assert_array_equal(again[name], values[name])

@@ -1,47 +1,15 @@
 """CAMQuality against known answers: a model that looks at one region,
 hand-computed values on a 2x2 image, and pytorch-grad-cam's metrics."""
-import math
-
 import cv2
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
+from known_models import REGION, SIZE, LinearModel, RegionModel, sigmoid
 
 from mmcam.cam import CAMError
 from mmcam.evaluation import (CAMQuality, GroundTruthRegion, PixelSpace,
                               gaussian_blur, pixel_ranks, step_pixel_counts,
                               substrate_images)
-
-SIZE = 16
-REGION = (slice(4, 8), slice(4, 8))
-
-
-class RegionModel(nn.Module):
-    """Two classes; the logit of class 0 grows with the energy of the
-    pixels in ``REGION`` and ignores every other pixel."""
-
-    def forward(self, x):
-        energy = (x[:, :, REGION[0], REGION[1]]**2).mean((1, 2, 3))
-        logit = 10 * energy - 3
-        return torch.stack([logit, torch.zeros_like(logit)], 1)
-
-
-class LinearModel(nn.Module):
-    """Logit of class 0 is ``sum(weight * x)``, of class 1 is 0, so the
-    probability of class 0 is ``sigmoid(sum(weight * x))``."""
-
-    def __init__(self, weight):
-        super().__init__()
-        self.weight = weight
-
-    def forward(self, x):
-        logit = (x * self.weight).sum((1, 2, 3))
-        return torch.stack([logit, torch.zeros_like(logit)], 1)
-
-
-def sigmoid(x):
-    return 1 / (1 + math.exp(-x))
 
 
 @pytest.fixture(scope='module')

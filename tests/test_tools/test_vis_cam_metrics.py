@@ -98,46 +98,32 @@ def test_random_cam_maps_and_numbers_repeat_and_follow_the_seed(
     assert not np.allclose(run('--seed', '7')[1], heatmap)
 
 
-def test_metric_options_choose_the_substrates(vis_cam, tiny_resnet,
-                                              test_images, tmp_path, capsys):
+@pytest.mark.parametrize('metric, options, reported', [
+    ('insertion_auc', ['insertion_substrate=black', 'blur_kernel=3'
+                       ], ['insertion_auc', 'insertion_substrate_prob']),
+    ('deletion_auc', ['inverted=True', 'random_baseline=2'], [
+        'deletion_auc', 'deletion_substrate_prob', 'inverted_deletion_auc',
+        'random_deletion_auc', 'random_deletion_auc_std'
+    ]),
+])
+def test_metric_options_reach_the_measurer(vis_cam, tiny_resnet, test_images,
+                                           tmp_path, capsys, metric, options,
+                                           reported):
     config, checkpoint = tiny_resnet
     code = vis_cam.main([
         str(test_images['color']),
         str(config),
         str(checkpoint), '--save-path',
-        str(tmp_path / 'cam.png'), '--metrics', 'insertion_auc',
-        '--metric-steps', '4', '--metric-options', 'insertion_substrate=black',
-        'blur_kernel=3'
+        str(tmp_path / 'cam.png'), '--metrics', metric, '--metric-steps', '3',
+        '--metric-options', *options
     ])
     assert code == 0
     line = [
         line for line in capsys.readouterr().out.splitlines()
-        if '| insertion_auc' in line
-    ]
-    assert len(line) == 1 and ', insertion_substrate_prob 0.' in line[0]
-
-
-def test_metric_options_add_baselines(vis_cam, tiny_resnet, test_images,
-                                      tmp_path, capsys):
-    config, checkpoint = tiny_resnet
-    code = vis_cam.main([
-        str(test_images['color']),
-        str(config),
-        str(checkpoint), '--save-path',
-        str(tmp_path / 'cam.png'), '--metrics', 'deletion_auc',
-        '--metric-steps', '3', '--metric-options', 'inverted=True',
-        'random_baseline=2'
-    ])
-    assert code == 0
-    line = [
-        line for line in capsys.readouterr().out.splitlines()
-        if '| deletion_auc' in line
+        if f'| {metric}' in line
     ]
     assert len(line) == 1
     names = [
         part.rsplit(' ', 1)[0] for part in line[0].split(' | ')[1].split(', ')
     ]
-    assert names == [
-        'deletion_auc', 'deletion_substrate_prob', 'inverted_deletion_auc',
-        'random_deletion_auc', 'random_deletion_auc_std'
-    ]
+    assert names == reported
