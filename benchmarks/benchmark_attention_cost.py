@@ -35,7 +35,8 @@ sys.path.insert(0, REPO)  # run from a checkout without installing
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=' '.join(__doc__.split('\n\n')[0].split()))
     parser.add_argument('--arch', default='base', help='ViT arch')
     parser.add_argument('--batch', type=int, default=16)
     parser.add_argument('--size', type=int, default=224)

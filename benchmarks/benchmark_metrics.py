@@ -45,7 +45,8 @@ ROWS = [
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=' '.join(__doc__.split('\n\n')[0].split()))
     parser.add_argument('--config', default=CONFIG)
     parser.add_argument('--size', type=int, default=224)
     parser.add_argument('--images', type=int, default=4)

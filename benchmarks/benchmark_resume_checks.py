@@ -67,7 +67,8 @@ def time_read_back(num_maps: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=' '.join(__doc__.split('\n\n')[0].split()))
     parser.add_argument('--maps', type=int, default=2000)
     args = parser.parse_args()
     import torch

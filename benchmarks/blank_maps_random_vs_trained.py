@@ -35,7 +35,8 @@ PHOTOS = (('chelsea', 281), ('coffee', 967), ('rocket', 812))
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=' '.join(__doc__.split('\n\n')[0].split()))
     parser.add_argument('--configs', nargs='+', default=list(CONFIGS))
     parser.add_argument('--methods', nargs='+', default=list(METHODS))
     parser.add_argument('--seeds', type=int, default=8)

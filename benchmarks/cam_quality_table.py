@@ -85,7 +85,8 @@ LOWER_IS_BETTER = ('deletion_auc', 'avg_drop')
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=' '.join(__doc__.split('\n\n')[0].split()))
     parser.add_argument('--checkpoint', default=CHECKPOINT)
     parser.add_argument(
         '--methods',

@@ -36,7 +36,8 @@ METHODS = ('GradCAM', 'GradCAM++', 'LayerCAM', 'EigenCAM')
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=' '.join(__doc__.split('\n\n')[0].split()))
     parser.add_argument(
         '--families',
         nargs='+',
