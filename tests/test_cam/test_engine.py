@@ -549,3 +549,10 @@ def test_default_layer_skips_final_maps_that_are_the_same_everywhere(
     result = engine(images(1, 16, 16))
     assert engine.target_layer_names == ['1']
     assert not result.constant.any()
+
+
+def test_blank_map_warning_suggests_only_other_methods():
+    from mmcam.cam.blank_maps import blank_map_warning
+    line = blank_map_warning('GradCAMPlusPlus', 'gradient', 'a.jpg', 3,
+                             ['backbone.layer4'])
+    assert 'another method (EigenCAM, LayerCAM), ' in line
