@@ -74,8 +74,11 @@ def blank_map_warning(method: str,
         why = ('its gradient-weighted activations are nowhere positive and '
                "the method's ReLU zeroes them, which random or barely "
                'trained weights often give')
-        try_ = ('another method (EigenCAM, LayerCAM, GradCAM++), another '
-                'target layer, or check that the checkpoint was loaded')
+        others = ', '.join(shown for shown, name in (
+            ('EigenCAM', 'EigenCAM'), ('LayerCAM', 'LayerCAM'),
+            ('GradCAM++', 'GradCAMPlusPlus')) if name != method)
+        try_ = (f'another method ({others}), another target layer, or '
+                'check that the checkpoint was loaded')
     elif family == 'activation':
         why = "the layer's activations give no positive map for this image"
         try_ = ('a gradient method (GradCAM), another target layer, or '

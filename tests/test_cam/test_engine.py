@@ -10,6 +10,9 @@ from grad_cam_reference import grad_cam_maps
 from mmcam.cam import (CAMEngine, CAMError, get_layer, get_method,
                        supported_methods)
 
+_TINY_VIT_ARCH = dict(
+    embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+
 # Perturbation methods run hundreds of forward passes; a 32x32 input keeps
 # them cheap.
 SLOW_METHODS = {'ScoreCAM', 'AblationCAM'}
@@ -562,3 +565,44 @@ def test_default_layer_skips_final_maps_that_are_the_same_everywhere(
     result = engine(images(1, 16, 16))
     assert engine.target_layer_names == ['1']
     assert not result.constant.any()
+
+
+def test_blank_map_warning_suggests_only_other_methods():
+    from mmcam.cam.blank_maps import blank_map_warning
+    line = blank_map_warning('GradCAMPlusPlus', 'gradient', 'a.jpg', 3,
+                             ['backbone.layer4'])
+    assert 'another method (EigenCAM, LayerCAM), ' in line
+
+
+def test_linear_probe_frozen_backbone_gives_the_maps_of_an_unfrozen_one(
+        images):
+    # The MoCo v3 linear-probe config freezes every stage of its ViT; its
+    # constant GradCAM map (issue 20) came from the random weights, not
+    # from the freezing: the engine freezes every parameter anyway.
+    from mmpretrain.registry import MODELS
+
+    def build(frozen_stages):
+        torch.manual_seed(0)
+        return MODELS.build(
+            dict(
+                type='ImageClassifier',
+                backbone=dict(
+                    type='MoCoV3ViT',
+                    arch=_TINY_VIT_ARCH,
+                    img_size=64,
+                    patch_size=16,
+                    stop_grad_conv1=frozen_stages > 0,
+                    frozen_stages=frozen_stages,
+                    norm_eval=True),
+                head=dict(
+                    type='VisionTransformerClsHead',
+                    num_classes=10,
+                    in_channels=32))).eval()
+
+    inputs = images(2, 64, 64)
+    frozen, unfrozen = build(2), build(-1)
+    assert not any(p.requires_grad for p in frozen.backbone.parameters())
+    for method in ('GradCAM', 'LayerCAM'):
+        np.testing.assert_array_equal(
+            CAMEngine(frozen, method=method)(inputs).heatmaps,
+            CAMEngine(unfrozen, method=method)(inputs).heatmaps)
