@@ -4,6 +4,7 @@ processes comparison is in test_runner_tools.py)."""
 import glob
 import io
 import json
+import logging
 import os.path as osp
 import sys
 
@@ -327,9 +328,15 @@ def _resume(cfg):
     cfg.custom_hooks[0]['resume'] = True
     cfg.experiment_name += '_resumed'
     runner = Runner.from_cfg(cfg)
+    # Read from the logger, not the log file: two runs started within the
+    # same second share a timestamped log folder.
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(
+        f'{record.levelname} - {record.getMessage()}')
+    runner.logger.addHandler(handler)
     runner.test()
-    with open(runner.logger.handlers[-1].baseFilename) as f:
-        return [line for line in f if 'CAMHook' in line]
+    return [line for line in lines if 'CAMHook' in line]
 
 
 def test_resume_repairs_a_torn_index_and_broken_maps(tiny_cfg, tmp_path,
