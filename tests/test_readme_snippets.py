@@ -1,4 +1,4 @@
-"""README snippets that must run as written."""
+"""Snippets of the README and the docs pages that must run as written."""
 import os
 import subprocess
 import sys
@@ -7,15 +7,16 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _python_block_after(marker: str) -> str:
-    readme = (REPO_ROOT / 'README.md').read_text()
-    after = readme[readme.index(marker):]
+def _python_block_after(marker: str, page: str) -> str:
+    text = (REPO_ROOT / page).read_text()
+    after = text[text.index(marker):]
     start = after.index('```python\n') + len('```python\n')
     return after[start:after.index('```', start)]
 
 
 def test_the_cam_quality_snippet_runs_and_prints_what_it_says():
-    code = _python_block_after('On a batch of network inputs and heatmaps')
+    code = _python_block_after('On a batch of network inputs and heatmaps',
+                               'docs/metrics.md')
     expected = [
         line[2:] for line in code.splitlines() if line.startswith('# {')
     ]

@@ -1,5 +1,5 @@
 """A tiny image-folder dataset of discs and squares, for Runner tests and
-the README's examples.
+the examples of docs/runner.md and docs/export.md.
 
 ``python tests/test_engine/shapes_dataset.py data/shapes`` writes
 ``data/shapes/{disc,square}/*.png`` (32x32, 4 discs and 3 squares: an odd

@@ -256,7 +256,7 @@ def test_export_is_the_same_on_one_and_two_processes(trained, shapes_root,
 
 
 def test_cfg_options_take_a_list_of_dicts():
-    """The README's TensorBoard recipe, given on the command line."""
+    """docs/runner.md's TensorBoard recipe, given on the command line."""
     parser = argparse.ArgumentParser()
     add_runner_arguments(parser)
     args = parser.parse_args([
