@@ -11,7 +11,7 @@ all explained classes, packs the channels of all images into batches of
 ``batch_size``, and runs without autograd.
 
 It also leaves out passes whose result is known (the profile behind this
-is in the README's speed section):
+is in docs/speed.md):
 
 - ScoreCAM: a channel whose upsampled map is constant (an all-zero channel
   after a ReLU: 40-65 % of EfficientNet-Lite0's 1280 at its default layer)
@@ -377,7 +377,7 @@ class PerturbationCAM:
 
 def _fast_memory_format(inputs: torch.Tensor) -> torch.memory_format:
     """channels_last on the CPU, where it made EfficientNet-Lite0's and
-    ResNet's batched passes faster (README, speed section); convolutions
+    ResNet's batched passes faster (docs/speed.md); convolutions
     pass it on to their outputs. Results are equal up to float noise."""
     if inputs.device.type == 'cpu' and inputs.ndim == 4:
         return torch.channels_last
