@@ -219,6 +219,18 @@ def _log_lines(runner) -> list:
     return lines
 
 
+def _loop_end_lines(cfg) -> list:
+    """Run the test loop; what CAMHook says at its end (its first line, on
+    where a resumed export is, left out)."""
+    runner = Runner.from_cfg(cfg)
+    lines = _log_lines(runner)
+    runner.test()
+    return [
+        line for line in lines if line.startswith('CAMHook:')
+        and not line.startswith('CAMHook: resuming the export')
+    ]
+
+
 def test_resume_says_how_many_samples_were_already_exported(
         tiny_cfg, tmp_path):
     out_dir = tmp_path / 'cams'
@@ -227,14 +239,7 @@ def test_resume_says_how_many_samples_were_already_exported(
 
     tiny_cfg.custom_hooks[0]['resume'] = True
     tiny_cfg.experiment_name += '_all_done'
-    runner = Runner.from_cfg(tiny_cfg)
-    lines = _log_lines(runner)
-    runner.test()
-    # The loop's last line; the first says where the resumed export is.
-    said = [
-        line for line in lines if line.startswith('CAMHook:')
-        and not line.startswith('CAMHook: resuming the export')
-    ]
+    said = _loop_end_lines(tiny_cfg)
     assert said == [
         f'CAMHook: all {NUM_SAMPLES} sample(s) of test were already '
         f'exported to {out_dir / "test"} (resume=True): nothing to do'
@@ -243,14 +248,7 @@ def test_resume_says_how_many_samples_were_already_exported(
     for record in read_index(str(out_dir / 'test'))[:2]:
         (out_dir / 'test' / record['file']).unlink()
     tiny_cfg.experiment_name += '_two_missing'
-    runner = Runner.from_cfg(tiny_cfg)
-    lines = _log_lines(runner)
-    runner.test()
-    # The loop's last line; the first says where the resumed export is.
-    said = [
-        line for line in lines if line.startswith('CAMHook:')
-        and not line.startswith('CAMHook: resuming the export')
-    ]
+    said = _loop_end_lines(tiny_cfg)
     assert len(said) == 1
     assert said[0].startswith(
         f'CAMHook: 0 picture(s) and the raw maps of 2 sample(s) '
