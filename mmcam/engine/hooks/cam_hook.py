@@ -1,6 +1,6 @@
 """CAMHook: class activation maps of validation and test samples."""
 import os.path as osp
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -11,7 +11,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
-from mmcam.engine.export_fingerprint import export_fingerprint
+from mmcam.engine.cam_export import LoopExport
 from mmcam.engine.loop_samples import (SampleGeometries, ground_truth,
                                        network_input_image, sampler_indices)
 from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
@@ -19,10 +19,8 @@ from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
 from mmcam.utils import class_name, one_line
 from mmcam.utils.heap import return_freed_memory
 from mmcam.utils.local_files import check_writable
-from mmcam.utils.progress import log_above_progress, terminal_progress
 from mmcam.visualization import CAMVisualizer, save_picture
 from mmcam.visualization.cam_visualizer import check_panel_sizes
-from mmcam.visualization.raw_maps import MAPS_FOLDER, RawMapWriter
 
 _PHASES = ('val', 'test')
 # Iterations between hand-overs of pictures to the vis backends.
@@ -240,13 +238,9 @@ class CAMHook(Hook):
         # Whether every process runs the same number of iterations, so they
         # can gather pictures together in the middle of a loop.
         self._gather_midway = True
-        self._writer: Optional[RawMapWriter] = None
-        self._progress = None  # the export's bar on the first process
-        # Puts the runner's log handlers back once the bar is closed.
-        self._restore_logging: Optional[Callable[[], None]] = None
+        self._export: Optional[LoopExport] = None  # with save_raw
         self._geometries = SampleGeometries()
         self._written: List[str] = []  # folder of each picture written
-        self._exported = 0  # samples whose raw maps were written
         self._skipped = 0  # samples a resumed run found done
         # Over the whole loop, on the first process: what went where.
         self._totals = dict(pictures=0, maps=0)
@@ -334,7 +328,6 @@ class CAMHook(Hook):
         self._position = 0
         self._pending = []
         self._written = []
-        self._exported = 0
         self._skipped = 0
         self._totals = dict(pictures=0, maps=0, skipped=0)
         self._places = set()
@@ -345,65 +338,20 @@ class CAMHook(Hook):
             if self.quality is not None:
                 self._metric = CAMMetric.attach_to(loop.evaluator)
             sampler = getattr(loop.dataloader, 'sampler', None)
-            rank, world_size = get_dist_info()
+            world_size = get_dist_info()[1]
             self._gather_midway = world_size == 1 or (isinstance(
                 sampler, DefaultSampler) and sampler.round_up)
             if self.save_raw:
                 _, phase_name = self._step_and_phase_name(runner, phase)
-                folder = osp.join(self._out_root(runner), phase_name)
-                # A file where the maps folder goes is one line before the
-                # loop, as an out_dir that is a file is.
-                check_writable(
-                    osp.join(folder, MAPS_FOLDER),
-                    "CAMHook's raw-map folder",
-                    folder=True,
-                    fix='move it away or choose another out_dir')
-                self._writer = RawMapWriter(
-                    folder, rank,
-                    self._export_settings(runner, loop.dataloader.dataset),
-                    self.resume)
-                if self.resume:
-                    self._report_resume(runner, world_size)
+                self._export = LoopExport.for_runner(
+                    runner, self.engine, loop.dataloader.dataset,
+                    osp.join(self._out_root(runner), phase_name), self.resume,
+                    self._geometries)
                 # The first process's share of the dataset, which the
                 # others match to within a sample.
-                self._progress = terminal_progress(
+                self._export.show_progress(
                     self._count_samples(len(loop.dataloader.dataset)),
-                    f'CAM export ({phase_name})',
-                    'sample',
-                    enabled=rank == 0)
-                if not self._progress.disable:
-                    self._restore_logging = log_above_progress(runner.logger)
-
-    def _report_resume(self, runner, world_size: int) -> None:
-        """One line: how many samples were done, and what resuming found
-        broken (every process's count)."""
-        counts = [self._writer.done_count, self._writer.repairs]
-        if world_size > 1:
-            gathered = all_gather_object(counts)
-            counts = [
-                sum(done for done, _ in gathered), {
-                    key: sum(repairs[key] for _, repairs in gathered)
-                    for key in self._writer.repairs
-                }
-            ]
-        done, repairs = counts
-        line = (f'CAMHook: resuming the export in {self._writer.folder}: '
-                f'{done} sample(s) done')
-        if not any(repairs.values()):
-            runner.logger.info(line)
-            return
-        runner.logger.warning(
-            f'{line}; repaired {repairs["index_lines"]} broken index '
-            f'line(s) (dropped), {repairs["unreadable_maps"]} unreadable '
-            f'or changed map(s) and {repairs["unindexed_maps"]} map(s) '
-            'without an index line (both made again)')
-
-    def _export_settings(self, runner, dataset) -> dict:
-        """What the raw maps depend on, compared when resuming."""
-        cfg = getattr(runner, 'cfg', None)
-        return export_fingerprint(
-            self.engine,
-            cfg.get('model') if cfg is not None else None, dataset)
+                    phase_name, runner.logger)
 
     def _active(self, phase: str) -> bool:
         return self.enable and phase in self.phases
@@ -445,8 +393,8 @@ class CAMHook(Hook):
         try:
             self._explain_chosen(runner, phase, data_batch, dataset, chosen)
         finally:
-            if self._progress is not None:
-                self._progress.update(len(chosen))
+            if self._export is not None:
+                self._export.advance(len(chosen))
         if chosen:
             # Over a whole dataset, memory freed by each batch would
             # otherwise stay with the process (see return_freed_memory).
@@ -481,7 +429,7 @@ class CAMHook(Hook):
         for sample, result in zip(chosen, heatmaps):
             if result is None:
                 continue
-            if self._writer is not None:
+            if self._export is not None:
                 try:
                     self._save_raw(data_batch, sample, result, dataset)
                 except Exception as error:  # noqa: BLE001
@@ -680,9 +628,9 @@ class CAMHook(Hook):
               sample: Tuple[int, int]) -> bool:
         """Whether a resumed run finds the sample's outputs on disk."""
         row, dataset_index = sample
-        if self._writer is not None:
+        if self._export is not None:
             path = data_batch['data_samples'][row].metainfo.get('img_path')
-            return self._writer.done(dataset_index, path)
+            return self._export.done(dataset_index, path)
         return osp.isfile(
             osp.join(
                 self._out_root(runner), phase_name,
@@ -692,21 +640,10 @@ class CAMHook(Hook):
                   dataset) -> None:
         row, dataset_index = sample
         heatmaps, categories, scores = result
-        data_sample = data_batch['data_samples'][row]
-        input_hw = tuple(data_batch['inputs'][row].shape[-2:])
-        # The preprocessor pads at the bottom and right; drop the padding.
-        heatmaps = heatmaps[:, :input_hw[0], :input_hw[1]]
-        geometry = self._geometries(dataset, dataset_index,
-                                    data_sample.metainfo.get('ori_shape'),
-                                    input_hw)
-        space = 'input'
-        if geometry is not None:
-            heatmaps, space = geometry.to_image(heatmaps), 'image'
-        classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
-        self._writer.write(dataset_index, data_sample.metainfo.get('img_path'),
-                           heatmaps, categories, scores,
-                           [class_name(classes, c) for c in categories], space)
-        self._exported += 1
+        self._export.write(dataset, dataset_index,
+                           data_batch['data_samples'][row],
+                           data_batch['inputs'][row].shape[-2:], heatmaps,
+                           categories, scores)
 
     def _file_stem(self, dataset_index: int) -> str:
         return f'{dataset_index}_{self.engine.method.name}_' \
@@ -742,8 +679,8 @@ class CAMHook(Hook):
             metrics='no metrics').get(missing, f'no {missing}')
         runner.logger.warning(f'CAMHook: {failed} for {phase} sample '
                               f'{dataset_index}{where}: {message}')
-        if missing in ('heatmap', 'raw maps') and self._writer is not None:
-            self._writer.write_failure(dataset_index, path, message)
+        if missing in ('heatmap', 'raw maps') and self._export is not None:
+            self._export.write_failure(dataset_index, path, message)
 
     # ------------------------------------------------------------------
     # End of epoch: hand the pictures to the vis backends.
@@ -755,17 +692,12 @@ class CAMHook(Hook):
         self._end_loop(runner, 'test')
 
     def _end_loop(self, runner, phase: str) -> None:
-        # The bar ends before the last log line, which would break it.
-        if self._progress is not None:
-            self._progress.close()
-            self._progress = None
-        if self._restore_logging is not None:
-            self._restore_logging()
-            self._restore_logging = None
+        if self._export is not None:
+            self._export.end_progress()
         self._publish(runner, phase, final=True)
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._export is not None:
+            self._export.close()
+            self._export = None
 
     def _publish_every(self, runner, phase: str, batch_idx: int) -> None:
         """Hand pictures on in chunks, so they never pile up over a loop;
@@ -780,7 +712,7 @@ class CAMHook(Hook):
             return
         pending, self._pending = self._pending, []
         written, self._written = self._written, []
-        exported, self._exported = self._exported, 0
+        exported = self._export.take_exported() if self._export else 0
         skipped, self._skipped = self._skipped, 0
         rank, world_size = get_dist_info()
         if world_size > 1:
@@ -812,8 +744,8 @@ class CAMHook(Hook):
         """One line per loop: how many pictures (and maps) went where."""
         pictures, maps = self._totals['pictures'], self._totals['maps']
         skipped = self._totals['skipped']
-        if self._writer is not None:
-            self._places.add(osp.join(self._writer.folder, 'maps'))
+        if self._export is not None:
+            self._places.add(osp.join(self._export.folder, 'maps'))
         if pictures == 0 and maps == 0 and skipped:
             # resume needs out_dir: this is where the outputs are.
             folder = osp.join(
