@@ -106,3 +106,19 @@ def ground_truth(data_samples) -> Optional[List[int]]:
             return None
         labels.append(int(label[0]))
     return labels
+
+
+def network_inputs(model, data_batch: dict,
+                   rows: Sequence[int]) -> Tuple[torch.Tensor, list]:
+    """The normalized network input of some rows of a loop's batch (run
+    through ``model``'s data preprocessor), and their data samples."""
+    inputs = data_batch['inputs']
+    if isinstance(inputs, torch.Tensor):
+        inputs = inputs[list(rows)]
+    else:
+        inputs = [inputs[i] for i in rows]
+    data_samples = [data_batch['data_samples'][i] for i in rows]
+    with torch.no_grad():
+        data = model.data_preprocessor(
+            dict(inputs=inputs, data_samples=data_samples), False)
+    return data['inputs'], data_samples

@@ -12,10 +12,10 @@ from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
 from mmcam.engine.cam_export import LoopExport
+from mmcam.engine.loop_metrics import LoopMetrics
 from mmcam.engine.loop_samples import (SampleGeometries, ground_truth,
-                                       network_input_image, sampler_indices)
-from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
-                              GroundTruthRegion)
+                                       network_input_image, network_inputs,
+                                       sampler_indices)
 from mmcam.utils import class_name, one_line
 from mmcam.utils.heap import return_freed_memory
 from mmcam.utils.local_files import check_writable
@@ -224,9 +224,8 @@ class CAMHook(Hook):
         self.metrics = metrics
         self.metric_cfg = dict(metric_cfg or {})
         # Unknown metric names and options fail here, as bad settings do.
-        CAMQuality.check_arguments(metrics, self.metric_cfg)
-        self.quality: Optional[CAMQuality] = None
-        self._metric: Optional[CAMMetric] = None
+        LoopMetrics.check_arguments(metrics, self.metric_cfg)
+        self._metrics: Optional[LoopMetrics] = None
 
         self.engine: Optional[CAMEngine] = None
         self.drawer: Optional[CAMVisualizer] = None
@@ -283,14 +282,21 @@ class CAMHook(Hook):
             if isinstance(loop, BaseLoop):
                 yield loop
 
+    def _check_ground_truth(self, runner) -> None:
+        if self._metrics is not None:
+            self._metrics.check_ground_truth([
+                (type(loop).__name__, loop.dataloader.dataset)
+                for loop in self._built_loops(runner)
+            ])
+
     def _build(self, runner) -> None:
         if self.engine is None:
             # An unknown target layer raises CAMError here, as the run
             # starts; the tools print it as one line.
             self.engine = CAMEngine(runner.model, self.settings)
-        if self.quality is None and self.metrics:
-            self.quality = CAMQuality(self.engine, self.metrics,
-                                      **self.metric_cfg)
+        if self._metrics is None and self.metrics:
+            self._metrics = LoopMetrics(self.engine, self.metrics,
+                                        self.metric_cfg)
         if self.drawer is None:
             # Always a drawer of its own, created directly rather than
             # through the registry, so it does not replace the runner's
@@ -335,8 +341,8 @@ class CAMHook(Hook):
             self._build(runner)
             loop = runner.val_loop if phase == 'val' else runner.test_loop
             self._indices = sampler_indices(loop.dataloader)
-            if self.quality is not None:
-                self._metric = CAMMetric.attach_to(loop.evaluator)
+            if self._metrics is not None:
+                self._metrics.attach_to(loop.evaluator)
             sampler = getattr(loop.dataloader, 'sampler', None)
             world_size = get_dist_info()[1]
             self._gather_midway = world_size == 1 or (isinstance(
@@ -442,8 +448,12 @@ class CAMHook(Hook):
                 except Exception as error:  # noqa: BLE001
                     self._warn(runner, phase, data_batch, sample, error,
                                'picture')
-        if self.quality is not None and self._metric is not None:
-            self._measure(runner, phase, data_batch, chosen, heatmaps)
+        if self._metrics is not None:
+
+            def no_metrics(sample, error):
+                self._warn(runner, phase, data_batch, sample, error, 'metrics')
+
+            self._metrics.measure(data_batch, chosen, heatmaps, no_metrics)
 
     def _count_samples(self, dataset_size: int) -> int:
         """How many samples this process explains in the loop."""
@@ -490,7 +500,8 @@ class CAMHook(Hook):
                  chosen: List[Tuple[int, int]]) -> list:
         """One :class:`~mmcam.cam.CAMResult` row per chosen sample."""
         rows = [i for i, _ in chosen]
-        inputs, data_samples = self._network_inputs(runner, data_batch, rows)
+        inputs, data_samples = network_inputs(self.engine.model, data_batch,
+                                              rows)
         gt_labels = None
         if self.settings.target_category == 'gt':
             gt_labels = ground_truth(data_samples)
@@ -507,84 +518,6 @@ class CAMHook(Hook):
             raise
         return [(result.heatmaps[k], result.categories[k], result.scores[k])
                 for k in range(len(rows))]
-
-    # ------------------------------------------------------------------
-    # Metrics of the explained samples, handed to the loop's CAMMetric.
-    # ------------------------------------------------------------------
-    def _check_ground_truth(self, runner) -> None:
-        """Localisation metrics need ground-truth regions of a shape they
-        can read: look at the first sample of each loop before the run, so
-        a wrong shape is one line now, not a warning on every sample."""
-        if self.quality is None:
-            return
-        named = [n for n in self.quality.names if n in LOCALISATION_METRICS]
-        if not named:
-            return
-        for loop in self._built_loops(runner):
-            if not len(loop.dataloader.dataset):
-                continue
-            sample = loop.dataloader.dataset[0].get('data_samples')
-            region = None if sample is None else \
-                GroundTruthRegion.of_data_sample(sample)
-            if region is not None:
-                region.check_shapes(f'sample 0 of the {type(loop).__name__}')
-            elif self.quality.named_explicitly:
-                self.quality.names_for(None)  # raises, naming the metric
-
-    def _network_inputs(self, runner, data_batch: dict,
-                        rows: List[int]) -> Tuple[torch.Tensor, list]:
-        """The normalized network input of some rows of a batch, and
-        their data samples."""
-        model = self.engine.model
-        inputs = data_batch['inputs']
-        if isinstance(inputs, torch.Tensor):
-            inputs = inputs[rows]
-        else:
-            inputs = [inputs[i] for i in rows]
-        data_samples = [data_batch['data_samples'][i] for i in rows]
-        with torch.no_grad():
-            data = model.data_preprocessor(
-                dict(inputs=inputs, data_samples=data_samples), False)
-        return data['inputs'], data_samples
-
-    def _measure(self, runner, phase: str, data_batch: dict,
-                 chosen: List[Tuple[int, int]], results: list) -> None:
-        explained = [(sample, result)
-                     for sample, result in zip(chosen, results)
-                     if result is not None]
-        if not explained:
-            return
-
-        def measure(group):
-            inputs, data_samples = self._network_inputs(
-                runner, data_batch, [row for (row, _), _ in group])
-            values = self.quality(
-                inputs, np.stack([result[0] for _, result in group]),
-                np.stack([result[1] for _, result in group]), [
-                    GroundTruthRegion.of_data_sample(data_sample)
-                    for data_sample in data_samples
-                ])
-            for j, ((_, sample_idx), _) in enumerate(group):
-                self._metric.add(sample_idx, {
-                    n: v[j]
-                    for n, v in values.items()
-                })
-
-        try:
-            measure(explained)
-        except Exception:  # noqa: BLE001  (never stop the run)
-            # Find which samples fail, and keep the others.
-            for item in explained:
-                try:
-                    measure([item])
-                except Exception as error:  # noqa: BLE001
-                    self._warn(
-                        runner,
-                        phase,
-                        data_batch,
-                        item[0],
-                        error,
-                        missing='metrics')
 
     def _draw(self, runner, phase: str, phase_name: str, step: int,
               data_batch: dict, sample: tuple, result, dataset) -> None:
