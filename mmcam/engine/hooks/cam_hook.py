@@ -1,6 +1,6 @@
 """CAMHook: class activation maps of validation and test samples."""
 import os.path as osp
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -16,13 +16,12 @@ from mmcam.engine.loop_metrics import LoopMetrics
 from mmcam.engine.loop_samples import (SampleGeometries, ground_truth,
                                        network_input_image, network_inputs,
                                        sampler_indices)
+from mmcam.engine.run_start_checks import (PHASES, check_hook_options,
+                                           check_run_start)
 from mmcam.utils import class_name, one_line
 from mmcam.utils.heap import return_freed_memory
-from mmcam.utils.local_files import check_writable
 from mmcam.visualization import CAMVisualizer, save_picture
-from mmcam.visualization.cam_visualizer import check_panel_sizes
 
-_PHASES = ('val', 'test')
 # Iterations between hand-overs of pictures to the vis backends.
 _PUBLISH_INTERVAL = 4
 
@@ -166,7 +165,7 @@ class CAMHook(Hook):
                  draw: bool = True,
                  resume: bool = False,
                  enable: bool = True,
-                 phases: Sequence[str] = _PHASES,
+                 phases: Sequence[str] = PHASES,
                  draw_cfg: Optional[dict] = None,
                  metrics: Union[bool, Sequence[str]] = False,
                  metric_cfg: Optional[dict] = None) -> None:
@@ -185,26 +184,8 @@ class CAMHook(Hook):
             seed=seed,
             head_fusion=head_fusion,
             discard_ratio=discard_ratio)
-        if not isinstance(interval, int) or interval < 1:
-            raise CAMError(f'CAMHook interval must be a positive integer, got '
-                           f'{interval!r}')
-        phases = [phases] if isinstance(phases, str) else list(phases)
-        unknown = [p for p in phases if p not in _PHASES]
-        if unknown:
-            raise CAMError(f'CAMHook phases {unknown} unknown; choose from '
-                           f'{list(_PHASES)}')
-        if out_dir is not None and (not isinstance(out_dir, str)
-                                    or not out_dir.strip()):
-            # '' would join to the work dir itself and write pictures among
-            # its logs and checkpoints.
-            raise CAMError(
-                f'CAMHook out_dir must name a folder (relative to the work '
-                f"dir), got {out_dir!r}; use '.' for the work dir itself, or "
-                'leave it unset to give pictures to the visualizer')
-        for name, value in (('save_raw', save_raw), ('resume', resume)):
-            if value and out_dir is None:
-                raise CAMError(f'CAMHook {name}=True needs out_dir, the '
-                               'folder to write to')
+        phases = check_hook_options(interval, phases, out_dir, save_raw,
+                                    resume, draw_cfg)
         self.interval = interval
         self.out_dir = out_dir
         self.save_raw = bool(save_raw)
@@ -213,14 +194,6 @@ class CAMHook(Hook):
         self.enable = bool(enable)
         self.phases = phases
         self.draw_cfg = dict(draw_cfg) if draw_cfg else None
-        try:
-            # Sizes fail here, before any training: a huge min_size would
-            # only show when the first validation draws for minutes.
-            check_panel_sizes((self.draw_cfg or {}).get('max_columns', 4),
-                              (self.draw_cfg or {}).get('min_size', 0))
-        except ValueError as error:
-            raise CAMError(
-                f'CAMHook draw_cfg {self.draw_cfg!r}: {error}') from None
         self.metrics = metrics
         self.metric_cfg = dict(metric_cfg or {})
         # Unknown metric names and options fail here, as bad settings do.
@@ -253,41 +226,11 @@ class CAMHook(Hook):
         on the shape of the loop's first sample."""
         if self.enable:
             self._build(runner)
-            self.engine.check_settings(self._input_shape(runner))
-            self._check_ground_truth(runner)
-            if self.out_dir is not None:
-                check_writable(
-                    self._out_root(runner), 'CAMHook out_dir', folder=True)
+            check_run_start(runner, self.engine, self.phases, self.out_dir,
+                            self._metrics)
 
     def _out_root(self, runner) -> str:
         return osp.join(runner.work_dir, self.out_dir)
-
-    def _input_shape(self, runner) -> Tuple[int, ...]:
-        """``(1, C, H, W)`` of a network input of the first loop this hook
-        draws in (already built when the run starts)."""
-        from mmcam.cam.engine import DEFAULT_INPUT_SHAPE
-        for loop in self._built_loops(runner):
-            try:
-                inputs = loop.dataloader.dataset[0]['inputs']
-                return (1, *inputs.shape[-3:])
-            except Exception:  # noqa: BLE001  (the loop itself will tell)
-                break
-        return DEFAULT_INPUT_SHAPE
-
-    def _built_loops(self, runner) -> Iterator[BaseLoop]:
-        """The loops of ``phases`` the runner has built for this run."""
-        for phase in self.phases:
-            # Private: the public properties would build loops not run.
-            loop = getattr(runner, f'_{phase}_loop', None)
-            if isinstance(loop, BaseLoop):
-                yield loop
-
-    def _check_ground_truth(self, runner) -> None:
-        if self._metrics is not None:
-            self._metrics.check_ground_truth([
-                (type(loop).__name__, loop.dataloader.dataset)
-                for loop in self._built_loops(runner)
-            ])
 
     def _build(self, runner) -> None:
         if self.engine is None:
