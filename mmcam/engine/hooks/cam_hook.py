@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from mmengine.dataset import DefaultSampler
-from mmengine.dist import all_gather_object, get_dist_info
+from mmengine.dist import get_dist_info
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
@@ -13,6 +13,7 @@ from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 from mmcam.cam import CAMEngine, CAMError, CAMSettings
 from mmcam.engine.cam_export import LoopExport
 from mmcam.engine.loop_metrics import LoopMetrics
+from mmcam.engine.loop_pictures import LoopPictures, picture_stem
 from mmcam.engine.loop_samples import (SampleGeometries, ground_truth,
                                        network_input_image, network_inputs,
                                        sampler_indices)
@@ -20,7 +21,8 @@ from mmcam.engine.run_start_checks import (PHASES, check_hook_options,
                                            check_run_start)
 from mmcam.utils import class_name, one_line
 from mmcam.utils.heap import return_freed_memory
-from mmcam.visualization import CAMVisualizer, save_picture
+from mmcam.visualization import CAMVisualizer
+from mmcam.visualization.raw_maps import MAPS_FOLDER
 
 # Iterations between hand-overs of pictures to the vis backends.
 _PUBLISH_INTERVAL = 4
@@ -206,17 +208,12 @@ class CAMHook(Hook):
         # This process's dataset indices in loop order, or None when the
         # sampler cannot tell them (then the loop is taken as sequential).
         self._indices: Optional[List[int]] = None
-        self._pending: List[Tuple[int, str, np.ndarray, int]] = []
+        self._pictures = LoopPictures()
         # Whether every process runs the same number of iterations, so they
         # can gather pictures together in the middle of a loop.
         self._gather_midway = True
         self._export: Optional[LoopExport] = None  # with save_raw
         self._geometries = SampleGeometries()
-        self._written: List[str] = []  # folder of each picture written
-        self._skipped = 0  # samples a resumed run found done
-        # Over the whole loop, on the first process: what went where.
-        self._totals = dict(pictures=0, maps=0)
-        self._places: set = set()
 
     # ------------------------------------------------------------------
     # Set-up: report configuration mistakes when the run starts.
@@ -229,7 +226,10 @@ class CAMHook(Hook):
             check_run_start(runner, self.engine, self.phases, self.out_dir,
                             self._metrics)
 
-    def _out_root(self, runner) -> str:
+    def _out_root(self, runner) -> Optional[str]:
+        """``out_dir`` under the work dir; None without one."""
+        if self.out_dir is None:
+            return None
         return osp.join(runner.work_dir, self.out_dir)
 
     def _build(self, runner) -> None:
@@ -275,11 +275,7 @@ class CAMHook(Hook):
 
     def _start_epoch(self, runner, phase: str) -> None:
         self._position = 0
-        self._pending = []
-        self._written = []
-        self._skipped = 0
-        self._totals = dict(pictures=0, maps=0, skipped=0)
-        self._places = set()
+        self._pictures = LoopPictures(self._out_root(runner))
         if self._active(phase):
             self._build(runner)
             loop = runner.val_loop if phase == 'val' else runner.test_loop
@@ -357,7 +353,7 @@ class CAMHook(Hook):
                 sample for sample in chosen
                 if not self._done(runner, phase_name, data_batch, sample)
             ]
-            self._skipped += len(chosen) - len(missing)
+            self._pictures.skipped += len(chosen) - len(missing)
             chosen = missing
         if not chosen:
             return
@@ -490,15 +486,8 @@ class CAMHook(Hook):
         picture = self.drawer.draw_cam(
             image, heatmaps, labels, original_label=original_label)
 
-        file_stem = self._file_stem(dataset_index)
-        if self.out_dir is not None:
-            out_dir = osp.join(runner.work_dir, self.out_dir)
-            save_picture(picture,
-                         osp.join(out_dir, phase_name, f'{file_stem}.png'))
-            self._written.append(osp.join(out_dir, phase_name))
-        else:
-            self._pending.append(
-                (dataset_index, f'cam_{phase}_{file_stem}', picture, step))
+        self._pictures.add(picture, phase, phase_name,
+                           self._file_stem(dataset_index), dataset_index, step)
 
     def _done(self, runner, phase_name: str, data_batch: dict,
               sample: Tuple[int, int]) -> bool:
@@ -507,10 +496,8 @@ class CAMHook(Hook):
         if self._export is not None:
             path = data_batch['data_samples'][row].metainfo.get('img_path')
             return self._export.done(dataset_index, path)
-        return osp.isfile(
-            osp.join(
-                self._out_root(runner), phase_name,
-                f'{self._file_stem(dataset_index)}.png'))
+        return self._pictures.exists(phase_name,
+                                     self._file_stem(dataset_index))
 
     def _save_raw(self, data_batch: dict, sample: tuple, result,
                   dataset) -> None:
@@ -522,18 +509,8 @@ class CAMHook(Hook):
                            categories, scores)
 
     def _file_stem(self, dataset_index: int) -> str:
-        return f'{dataset_index}_{self.engine.method.name}_' \
-            f'{self._category_tag()}'
-
-    def _category_tag(self) -> str:
-        settings = self.settings
-        if settings.topk is not None:
-            return f'top{settings.topk}'
-        if settings.target_category is None:
-            return 'pred'
-        if settings.target_category == 'gt':
-            return 'gt'
-        return 'class' + '-'.join(map(str, settings.target_category))
+        return picture_stem(dataset_index, self.engine.method.name,
+                            self.settings)
 
     def _warn(self,
               runner,
@@ -586,74 +563,11 @@ class CAMHook(Hook):
         process); at the end of the loop, log what went where."""
         if not self._active(phase):
             return
-        pending, self._pending = self._pending, []
-        written, self._written = self._written, []
         exported = self._export.take_exported() if self._export else 0
-        skipped, self._skipped = self._skipped, 0
-        rank, world_size = get_dist_info()
-        if world_size > 1:
-            # Visualizer.add_image only works on the first process; every
-            # process must take part in the gather, even with no pictures.
-            gathered = all_gather_object((pending, written, exported, skipped))
-            pending = [item for part, *_ in gathered for item in part]
-            written = [item for _, part, *_ in gathered for item in part]
-            exported = sum(count for _, _, count, _ in gathered)
-            skipped = sum(count for *_, count in gathered)
-        if rank != 0:
-            return
-        self._totals['maps'] += exported
-        self._totals['skipped'] += skipped
-        self._totals['pictures'] += len(written)
-        self._places.update(written)
-        for _, name, picture, step in sorted(pending, key=lambda p: p[0]):
-            try:
-                runner.visualizer.add_image(name, picture, step=step)
-                self._totals['pictures'] += 1
-            except Exception as error:  # noqa: BLE001
-                runner.logger.warning(
-                    f'CAMHook: could not store picture {name}: '
-                    f'{type(error).__name__}: {error}')
+        self._pictures.publish(runner.visualizer, runner.logger, exported)
         if final:
-            self._log_destination(runner, phase)
-
-    def _log_destination(self, runner, phase: str) -> None:
-        """One line per loop: how many pictures (and maps) went where."""
-        pictures, maps = self._totals['pictures'], self._totals['maps']
-        skipped = self._totals['skipped']
-        if self._export is not None:
-            self._places.add(osp.join(self._export.folder, 'maps'))
-        if pictures == 0 and maps == 0 and skipped:
-            # resume needs out_dir: this is where the outputs are.
-            folder = osp.join(
-                self._out_root(runner),
-                self._step_and_phase_name(runner, phase)[1])
-            runner.logger.info(
-                f'CAMHook: all {skipped} sample(s) of {phase} were already '
-                f'exported to {folder} (resume=True): nothing to do')
-            return
-        if pictures == 0 and maps == 0:
-            runner.logger.info(
-                f'CAMHook: no picture in {phase}: no sample index was a '
-                f'multiple of interval={self.interval}, or every heatmap '
-                'or drawing failed (see the warnings)')
-            return
-        places = sorted(self._places) if self.out_dir is not None else \
-            _vis_backend_names(runner.visualizer)
-        where = ', '.join(places) or ("nowhere: the runner's visualizer "
-                                      'has no vis_backends')
-        what = f'{pictures} picture(s)' + (f' and the raw maps of {maps} '
-                                           'sample(s)' if maps else '')
-        if skipped:
-            what += f' ({skipped} sample(s) already exported were skipped)'
-        runner.logger.info(f'CAMHook: {what} of {phase} went to {where}')
-
-
-def _vis_backend_names(visualizer) -> List[str]:
-    """``LocalVisBackend (<folder>)``, ... for the backends pictures reach."""
-    names = []
-    for backend in getattr(visualizer, '_vis_backends', {}).values():
-        folder = getattr(backend, '_img_save_dir', None) or getattr(
-            backend, '_save_dir', None)
-        names.append(f'{type(backend).__name__} ({folder})'
-                     if folder else type(backend).__name__)
-    return names
+            self._pictures.log_end(
+                runner.logger, runner.visualizer, phase,
+                self._step_and_phase_name(runner, phase)[1], self.interval,
+                None if self._export is None else osp.join(
+                    self._export.folder, MAPS_FOLDER))
