@@ -14,8 +14,44 @@ from typing import List, Optional, Tuple
 import numpy as np
 from mmengine.dist import all_gather_object, get_dist_info
 
-from mmcam.cam import CAMSettings
-from mmcam.visualization import save_picture
+from mmcam.cam import CAMError, CAMSettings
+from mmcam.utils import one_line
+from mmcam.visualization import CAMVisualizer, save_picture
+
+
+def hook_drawer(visualizer, draw_cfg: Optional[dict],
+                name: str) -> CAMVisualizer:
+    """A :class:`~mmcam.visualization.CAMVisualizer` of CAMHook's own,
+    with the look of the runner's ``visualizer`` when it is a
+    ``CAMVisualizer``, ``min_size`` raised to 224 where it is left at 0,
+    then ``draw_cfg``.
+
+    It is created directly rather than through the registry, so it does
+    not replace the runner's visualizer as mmengine's "current" instance.
+    It only draws; pictures still go to the runner visualizer's backends.
+
+    Args:
+        visualizer (Visualizer): The runner's visualizer.
+        draw_cfg (dict, optional): The hook's drawing options.
+        name (str): The instance name, unique per hook.
+
+    Raises:
+        CAMError: When ``draw_cfg`` holds an unknown or bad option.
+    """
+    options = {}
+    if isinstance(visualizer, CAMVisualizer):
+        options = visualizer.drawing_options
+    if not options.get('min_size'):
+        # Network inputs of small-image datasets (CIFAR's 32x32) drawn at
+        # their own size have illegible captions, whichever visualizer
+        # receives them.
+        options['min_size'] = 224
+    options.update(draw_cfg or {})
+    try:
+        return CAMVisualizer(name=name, **options)
+    except (TypeError, ValueError) as error:
+        raise CAMError(f'CAMHook draw_cfg {draw_cfg!r}: '
+                       f'{one_line(error)}') from None
 
 
 def picture_stem(dataset_index: int, method: str,

@@ -10,13 +10,14 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
-from mmcam.cam import CAMEngine, CAMError, CAMSettings
+from mmcam.cam import CAMEngine, CAMSettings
 from mmcam.engine.cam_export import LoopExport
 from mmcam.engine.loop_metrics import LoopMetrics
-from mmcam.engine.loop_pictures import LoopPictures, picture_stem
-from mmcam.engine.loop_samples import (SampleGeometries, ground_truth,
-                                       network_input_image, network_inputs,
-                                       sampler_indices)
+from mmcam.engine.loop_pictures import (LoopPictures, hook_drawer,
+                                        picture_stem)
+from mmcam.engine.loop_samples import (EveryNthSample, SampleGeometries,
+                                       ground_truth, network_input_image,
+                                       network_inputs)
 from mmcam.engine.run_start_checks import (PHASES, check_hook_options,
                                            check_run_start)
 from mmcam.utils import class_name, one_line
@@ -204,10 +205,7 @@ class CAMHook(Hook):
 
         self.engine: Optional[CAMEngine] = None
         self.drawer: Optional[CAMVisualizer] = None
-        self._position = 0  # samples this process has seen in the loop
-        # This process's dataset indices in loop order, or None when the
-        # sampler cannot tell them (then the loop is taken as sequential).
-        self._indices: Optional[List[int]] = None
+        self._samples = EveryNthSample(interval)
         self._pictures = LoopPictures()
         # Whether every process runs the same number of iterations, so they
         # can gather pictures together in the middle of a loop.
@@ -241,31 +239,8 @@ class CAMHook(Hook):
             self._metrics = LoopMetrics(self.engine, self.metrics,
                                         self.metric_cfg)
         if self.drawer is None:
-            # Always a drawer of its own, created directly rather than
-            # through the registry, so it does not replace the runner's
-            # visualizer as mmengine's "current" instance. It only draws;
-            # pictures still go to the runner visualizer's backends.
-            try:
-                self.drawer = CAMVisualizer(
-                    name=f'cam_hook_drawer_{id(self)}',
-                    **self._drawing_options(runner.visualizer))
-            except (TypeError, ValueError) as error:
-                raise CAMError(f'CAMHook draw_cfg {self.draw_cfg!r}: '
-                               f'{one_line(error)}') from None
-
-    def _drawing_options(self, visualizer) -> dict:
-        """The runner's ``CAMVisualizer`` look, with ``min_size`` raised to
-        224 where it is left at 0, then ``draw_cfg``."""
-        options = {}
-        if isinstance(visualizer, CAMVisualizer):
-            options = visualizer.drawing_options
-        if not options.get('min_size'):
-            # Network inputs of small-image datasets (CIFAR's 32x32) drawn
-            # at their own size have illegible captions, whichever
-            # visualizer receives them.
-            options['min_size'] = 224
-        options.update(self.draw_cfg or {})
-        return options
+            self.drawer = hook_drawer(runner.visualizer, self.draw_cfg,
+                                      f'cam_hook_drawer_{id(self)}')
 
     def before_val_epoch(self, runner) -> None:
         self._start_epoch(runner, 'val')
@@ -274,12 +249,13 @@ class CAMHook(Hook):
         self._start_epoch(runner, 'test')
 
     def _start_epoch(self, runner, phase: str) -> None:
-        self._position = 0
         self._pictures = LoopPictures(self._out_root(runner))
-        if self._active(phase):
+        if not self._active(phase):
+            self._samples.restart()
+        else:
             self._build(runner)
             loop = runner.val_loop if phase == 'val' else runner.test_loop
-            self._indices = sampler_indices(loop.dataloader)
+            self._samples.restart(loop.dataloader)
             if self._metrics is not None:
                 self._metrics.attach_to(loop.evaluator)
             sampler = getattr(loop.dataloader, 'sampler', None)
@@ -295,7 +271,7 @@ class CAMHook(Hook):
                 # The first process's share of the dataset, which the
                 # others match to within a sample.
                 self._export.show_progress(
-                    self._count_samples(len(loop.dataloader.dataset)),
+                    self._samples.count(len(loop.dataloader.dataset)),
                     phase_name, runner.logger)
 
     def _active(self, phase: str) -> bool:
@@ -328,13 +304,11 @@ class CAMHook(Hook):
                        dataset) -> None:
         if not data_batch or 'data_samples' not in data_batch:
             return
-        first_position = self._position
-        self._position += len(data_batch['data_samples'])
         if not self._active(phase):
+            self._samples.skip(len(data_batch['data_samples']))
             return
-        chosen = self._choose_samples(first_position,
-                                      len(data_batch['data_samples']),
-                                      len(dataset))
+        chosen = self._samples.take(
+            len(data_batch['data_samples']), len(dataset))
         try:
             self._explain_chosen(runner, phase, data_batch, dataset, chosen)
         finally:
@@ -393,34 +367,6 @@ class CAMHook(Hook):
                 self._warn(runner, phase, data_batch, sample, error, 'metrics')
 
             self._metrics.measure(data_batch, chosen, heatmaps, no_metrics)
-
-    def _count_samples(self, dataset_size: int) -> int:
-        """How many samples this process explains in the loop."""
-        world_size = get_dist_info()[1]
-        seen = len(self._indices) if self._indices is not None else \
-            -(-dataset_size // world_size)
-        return len(self._choose_samples(0, seen, dataset_size))
-
-    def _choose_samples(self, first_position: int, count: int,
-                        dataset_size: int) -> List[Tuple[int, int]]:
-        """``(offset, dataset index)`` of the samples to explain among
-        this process's ``count`` samples from ``first_position`` on (the
-        offset is the row in a batch that starts there)."""
-        rank, world_size = get_dist_info()
-        chosen = []
-        for offset in range(count):
-            n = first_position + offset
-            # DefaultSampler deals indices round-robin: this process's n-th
-            # sample is the (rank + n * world_size)-th overall. Positions
-            # past the dataset's end are repeats that even out processes.
-            position = rank + n * world_size
-            if position >= dataset_size:
-                continue
-            index = self._indices[n] if self._indices is not None and \
-                n < len(self._indices) else position
-            if index % self.interval == 0:
-                chosen.append((offset, index))
-        return chosen
 
     @staticmethod
     def _step_and_phase_name(runner, phase: str) -> Tuple[int, str]:
