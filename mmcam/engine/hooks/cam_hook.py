@@ -34,11 +34,21 @@ class CAMHook(Hook):
     """Draws class activation maps of every ``interval``-th sample of the
     validation and test sets.
 
-    The hook only orchestrates: it picks samples by dataset index, runs the
-    model's data preprocessor on them, asks :class:`~mmcam.cam.CAMEngine`
-    for heatmaps and hands the pictures drawn by
-    :class:`~mmcam.visualization.CAMVisualizer` to the runner's
-    visualizer (or writes them to ``out_dir``).
+    The hook only orchestrates: it decides when and which samples are
+    explained (:class:`~mmcam.engine.loop_samples.EveryNthSample`), asks
+    :class:`~mmcam.cam.CAMEngine` for their heatmaps and
+    :class:`~mmcam.visualization.CAMVisualizer` for their pictures, and
+    hands the rest to collaborators that need no Runner of their own:
+
+    - :mod:`~mmcam.engine.run_start_checks`: bad options and settings, as
+      the hook is built and as the run starts;
+    - :class:`~mmcam.engine.cam_export.LoopExport`: raw maps, their index
+      and resuming;
+    - :class:`~mmcam.engine.loop_metrics.LoopMetrics`: quality metrics,
+      handed to the loop's :class:`~mmcam.evaluation.CAMMetric`;
+    - :class:`~mmcam.engine.loop_pictures.LoopPictures`: pictures written
+      to ``out_dir`` or handed to the runner visualizer's backends, and
+      the loop's last line saying what went where.
 
     Registered in mmengine's root ``HOOKS`` registry, so it builds under any
     ``default_scope``:
