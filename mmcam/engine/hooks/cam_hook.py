@@ -22,7 +22,7 @@ from mmcam.engine.run_start_checks import (PHASES, check_hook_options,
                                            check_run_start)
 from mmcam.utils import class_name, one_line
 from mmcam.utils.heap import return_freed_memory
-from mmcam.visualization import CAMVisualizer
+from mmcam.visualization import CAMVisualizer, score_caption
 from mmcam.visualization.raw_maps import MAPS_FOLDER
 
 # Iterations between hand-overs of pictures to the vis backends.
@@ -424,7 +424,7 @@ class CAMHook(Hook):
         heatmaps = heatmaps[:, :image.shape[0], :image.shape[1]]
         classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
         labels = [
-            f'{class_name(classes, c)} {s:.2f}'
+            score_caption(class_name(classes, c), s)
             for c, s in zip(categories, scores)
         ]
         data_sample = data_batch['data_samples'][row]
