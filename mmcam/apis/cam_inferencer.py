@@ -732,7 +732,7 @@ class CAMInferencer(BaseInferencer):
                      save_raw: bool) -> dict:
         """The pictures of one sample, drawn, written and shown."""
         from ..visualization import (save_picture, save_raw_heatmap,
-                                     show_picture)
+                                     score_caption, show_picture)
         prediction = sample.prediction
         if prediction['heatmaps'] is not None:
             canvas = sample.image[..., ::-1]
@@ -752,7 +752,7 @@ class CAMInferencer(BaseInferencer):
             # nothing, instead of painting it the colour of 0.
             shown = heatmap if outside is None else np.where(
                 outside, np.nan, heatmap)
-            label = f'{name} {score:.2f}'
+            label = score_caption(name, score)
             picture = self.cam_visualizer.draw_cam(
                 np.ascontiguousarray(canvas), shown, [label])
             if out_file:

@@ -5,6 +5,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from mmengine.dist import get_dist_info
 
 from mmcam.utils import InputGeometry, InvertiblePipeline
 
@@ -23,6 +24,71 @@ def sampler_indices(dataloader) -> Optional[List[int]]:
     if isinstance(sampler, (DefaultSampler, SequentialSampler)):
         return [int(i) for i in sampler]
     return None
+
+
+class EveryNthSample:
+    """Chooses, batch by batch, the samples of a loop whose dataset index
+    is a multiple of ``interval``, as this process meets them.
+
+    Samples are told by their index into the loop's dataset, read from
+    its sampler where it can tell them (see :func:`sampler_indices`), so
+    runs on any number of processes choose the same samples. Repeats that
+    ``DefaultSampler`` adds to even out the processes are never chosen.
+
+    Args:
+        interval (int): Choose the samples whose dataset index is a
+            multiple of it.
+    """
+
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
+        self._position = 0  # samples this process has met in the loop
+        # This process's dataset indices in loop order, or None when the
+        # sampler cannot tell them (then the loop is taken as sequential).
+        self._indices: Optional[List[int]] = None
+
+    def restart(self, dataloader=None) -> None:
+        """Start a loop; read the order of ``dataloader``'s sampler when
+        given."""
+        self._position = 0
+        if dataloader is not None:
+            self._indices = sampler_indices(dataloader)
+
+    def skip(self, count: int) -> None:
+        """Pass ``count`` samples without choosing any."""
+        self._position += count
+
+    def take(self, count: int, dataset_size: int) -> List[Tuple[int, int]]:
+        """``(row, dataset index)`` of the samples to explain among the
+        next ``count`` (a batch) of a dataset of ``dataset_size``."""
+        chosen = self._choose(self._position, count, dataset_size)
+        self._position += count
+        return chosen
+
+    def count(self, dataset_size: int) -> int:
+        """How many samples this process chooses over the whole loop."""
+        world_size = get_dist_info()[1]
+        seen = len(self._indices) if self._indices is not None else \
+            -(-dataset_size // world_size)
+        return len(self._choose(0, seen, dataset_size))
+
+    def _choose(self, first_position: int, count: int,
+                dataset_size: int) -> List[Tuple[int, int]]:
+        rank, world_size = get_dist_info()
+        chosen = []
+        for offset in range(count):
+            n = first_position + offset
+            # DefaultSampler deals indices round-robin: this process's n-th
+            # sample is the (rank + n * world_size)-th overall. Positions
+            # past the dataset's end are repeats that even out processes.
+            position = rank + n * world_size
+            if position >= dataset_size:
+                continue
+            index = self._indices[n] if self._indices is not None and \
+                n < len(self._indices) else position
+            if index % self.interval == 0:
+                chosen.append((offset, index))
+        return chosen
 
 
 def pipeline_of(dataset, index: int):
@@ -106,3 +172,19 @@ def ground_truth(data_samples) -> Optional[List[int]]:
             return None
         labels.append(int(label[0]))
     return labels
+
+
+def network_inputs(model, data_batch: dict,
+                   rows: Sequence[int]) -> Tuple[torch.Tensor, list]:
+    """The normalized network input of some rows of a loop's batch (run
+    through ``model``'s data preprocessor), and their data samples."""
+    inputs = data_batch['inputs']
+    if isinstance(inputs, torch.Tensor):
+        inputs = inputs[list(rows)]
+    else:
+        inputs = [inputs[i] for i in rows]
+    data_samples = [data_batch['data_samples'][i] for i in rows]
+    with torch.no_grad():
+        data = model.data_preprocessor(
+            dict(inputs=inputs, data_samples=data_samples), False)
+    return data['inputs'], data_samples

@@ -58,6 +58,12 @@ def overlay_heatmap(image: np.ndarray,
     return np.where(covered[..., None], blended, image)
 
 
+def score_caption(class_name: str, score: float) -> str:
+    """``'<class name> <score>'``, the caption of a heatmap's panel, e.g.
+    ``'tabby cat 0.87'``: the same in the tool, the API and the hook."""
+    return f'{class_name} {score:.2f}'
+
+
 def add_caption(image: np.ndarray,
                 text: str,
                 inside: bool = False) -> np.ndarray:

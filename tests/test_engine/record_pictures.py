@@ -18,10 +18,10 @@ def main() -> None:
     import torch.distributed as dist
     from mmengine.visualization import LocalVisBackend
 
-    import mmcam.engine.hooks.cam_hook as cam_hook
+    import mmcam.engine.loop_pictures as loop_pictures
     record = dict(files=[], backend=[], dist_backend=None)
 
-    save_picture = cam_hook.save_picture
+    save_picture = loop_pictures.save_picture
 
     def recording_save_picture(picture, out_file):
         record['files'].append(out_file)
@@ -36,7 +36,7 @@ def main() -> None:
         record['backend'].append([name, step])
         return add_image(backend, name, image, step, **kwargs)
 
-    cam_hook.save_picture = recording_save_picture
+    loop_pictures.save_picture = recording_save_picture
     LocalVisBackend.add_image = recording_add_image
     sys.argv = [tool, *tool_args]
     try:

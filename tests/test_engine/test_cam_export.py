@@ -192,7 +192,7 @@ def test_pictures_for_vis_backends_never_pile_up(tiny_cfg, monkeypatch):
     original_publish = CAMHook._publish
 
     def publish(hook, runner, phase, **kwargs):
-        most.append(len(hook._pending))
+        most.append(len(hook._pictures.pending))
         original_publish(hook, runner, phase, **kwargs)
 
     monkeypatch.setattr(CAMHook, '_publish', publish)

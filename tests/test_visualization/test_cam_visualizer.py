@@ -67,3 +67,9 @@ def test_mmengine_drawing_methods_work_on_the_deferred_figure():
     assert drawn.shape == (48, 64, 3)
     assert (drawn[8, 8:40, 0] > 200).any()  # the red box's top edge
     assert type(visualizer.fig_save).__name__ == 'Figure'
+
+
+def test_a_panels_caption_is_the_class_and_its_score():
+    """The tool, the API and the hook caption panels alike."""
+    from mmcam.visualization import score_caption
+    assert score_caption('tabby cat', 0.8666) == 'tabby cat 0.87'

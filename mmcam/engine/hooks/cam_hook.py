@@ -1,30 +1,30 @@
 """CAMHook: class activation maps of validation and test samples."""
 import os.path as osp
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.dataset import DefaultSampler
-from mmengine.dist import all_gather_object, get_dist_info
+from mmengine.dist import get_dist_info
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
-from mmcam.cam import CAMEngine, CAMError, CAMSettings
-from mmcam.engine.export_fingerprint import export_fingerprint
-from mmcam.engine.loop_samples import (SampleGeometries, ground_truth,
-                                       network_input_image, sampler_indices)
-from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
-                              GroundTruthRegion)
+from mmcam.cam import CAMEngine, CAMSettings
+from mmcam.engine.cam_export import LoopExport
+from mmcam.engine.loop_metrics import LoopMetrics
+from mmcam.engine.loop_pictures import (LoopPictures, hook_drawer,
+                                        picture_stem)
+from mmcam.engine.loop_samples import (EveryNthSample, SampleGeometries,
+                                       ground_truth, network_input_image,
+                                       network_inputs)
+from mmcam.engine.run_start_checks import (PHASES, check_hook_options,
+                                           check_run_start)
 from mmcam.utils import class_name, one_line
 from mmcam.utils.heap import return_freed_memory
-from mmcam.utils.local_files import check_writable
-from mmcam.utils.progress import log_above_progress, terminal_progress
-from mmcam.visualization import CAMVisualizer, save_picture
-from mmcam.visualization.cam_visualizer import check_panel_sizes
-from mmcam.visualization.raw_maps import MAPS_FOLDER, RawMapWriter
+from mmcam.visualization import CAMVisualizer, score_caption
+from mmcam.visualization.raw_maps import MAPS_FOLDER
 
-_PHASES = ('val', 'test')
 # Iterations between hand-overs of pictures to the vis backends.
 _PUBLISH_INTERVAL = 4
 
@@ -34,11 +34,21 @@ class CAMHook(Hook):
     """Draws class activation maps of every ``interval``-th sample of the
     validation and test sets.
 
-    The hook only orchestrates: it picks samples by dataset index, runs the
-    model's data preprocessor on them, asks :class:`~mmcam.cam.CAMEngine`
-    for heatmaps and hands the pictures drawn by
-    :class:`~mmcam.visualization.CAMVisualizer` to the runner's
-    visualizer (or writes them to ``out_dir``).
+    The hook only orchestrates: it decides when and which samples are
+    explained (:class:`~mmcam.engine.loop_samples.EveryNthSample`), asks
+    :class:`~mmcam.cam.CAMEngine` for their heatmaps and
+    :class:`~mmcam.visualization.CAMVisualizer` for their pictures, and
+    hands the rest to collaborators that need no Runner of their own:
+
+    - :mod:`~mmcam.engine.run_start_checks`: bad options and settings, as
+      the hook is built and as the run starts;
+    - :class:`~mmcam.engine.cam_export.LoopExport`: raw maps, their index
+      and resuming;
+    - :class:`~mmcam.engine.loop_metrics.LoopMetrics`: quality metrics,
+      handed to the loop's :class:`~mmcam.evaluation.CAMMetric`;
+    - :class:`~mmcam.engine.loop_pictures.LoopPictures`: pictures written
+      to ``out_dir`` or handed to the runner visualizer's backends, and
+      the loop's last line saying what went where.
 
     Registered in mmengine's root ``HOOKS`` registry, so it builds under any
     ``default_scope``:
@@ -168,7 +178,7 @@ class CAMHook(Hook):
                  draw: bool = True,
                  resume: bool = False,
                  enable: bool = True,
-                 phases: Sequence[str] = _PHASES,
+                 phases: Sequence[str] = PHASES,
                  draw_cfg: Optional[dict] = None,
                  metrics: Union[bool, Sequence[str]] = False,
                  metric_cfg: Optional[dict] = None) -> None:
@@ -187,26 +197,8 @@ class CAMHook(Hook):
             seed=seed,
             head_fusion=head_fusion,
             discard_ratio=discard_ratio)
-        if not isinstance(interval, int) or interval < 1:
-            raise CAMError(f'CAMHook interval must be a positive integer, got '
-                           f'{interval!r}')
-        phases = [phases] if isinstance(phases, str) else list(phases)
-        unknown = [p for p in phases if p not in _PHASES]
-        if unknown:
-            raise CAMError(f'CAMHook phases {unknown} unknown; choose from '
-                           f'{list(_PHASES)}')
-        if out_dir is not None and (not isinstance(out_dir, str)
-                                    or not out_dir.strip()):
-            # '' would join to the work dir itself and write pictures among
-            # its logs and checkpoints.
-            raise CAMError(
-                f'CAMHook out_dir must name a folder (relative to the work '
-                f"dir), got {out_dir!r}; use '.' for the work dir itself, or "
-                'leave it unset to give pictures to the visualizer')
-        for name, value in (('save_raw', save_raw), ('resume', resume)):
-            if value and out_dir is None:
-                raise CAMError(f'CAMHook {name}=True needs out_dir, the '
-                               'folder to write to')
+        phases = check_hook_options(interval, phases, out_dir, save_raw,
+                                    resume, draw_cfg)
         self.interval = interval
         self.out_dir = out_dir
         self.save_raw = bool(save_raw)
@@ -215,42 +207,21 @@ class CAMHook(Hook):
         self.enable = bool(enable)
         self.phases = phases
         self.draw_cfg = dict(draw_cfg) if draw_cfg else None
-        try:
-            # Sizes fail here, before any training: a huge min_size would
-            # only show when the first validation draws for minutes.
-            check_panel_sizes((self.draw_cfg or {}).get('max_columns', 4),
-                              (self.draw_cfg or {}).get('min_size', 0))
-        except ValueError as error:
-            raise CAMError(
-                f'CAMHook draw_cfg {self.draw_cfg!r}: {error}') from None
         self.metrics = metrics
         self.metric_cfg = dict(metric_cfg or {})
         # Unknown metric names and options fail here, as bad settings do.
-        CAMQuality.check_arguments(metrics, self.metric_cfg)
-        self.quality: Optional[CAMQuality] = None
-        self._metric: Optional[CAMMetric] = None
+        LoopMetrics.check_arguments(metrics, self.metric_cfg)
+        self._metrics: Optional[LoopMetrics] = None
 
         self.engine: Optional[CAMEngine] = None
         self.drawer: Optional[CAMVisualizer] = None
-        self._position = 0  # samples this process has seen in the loop
-        # This process's dataset indices in loop order, or None when the
-        # sampler cannot tell them (then the loop is taken as sequential).
-        self._indices: Optional[List[int]] = None
-        self._pending: List[Tuple[int, str, np.ndarray, int]] = []
+        self._samples = EveryNthSample(interval)
+        self._pictures = LoopPictures()
         # Whether every process runs the same number of iterations, so they
         # can gather pictures together in the middle of a loop.
         self._gather_midway = True
-        self._writer: Optional[RawMapWriter] = None
-        self._progress = None  # the export's bar on the first process
-        # Puts the runner's log handlers back once the bar is closed.
-        self._restore_logging: Optional[Callable[[], None]] = None
+        self._export: Optional[LoopExport] = None  # with save_raw
         self._geometries = SampleGeometries()
-        self._written: List[str] = []  # folder of each picture written
-        self._exported = 0  # samples whose raw maps were written
-        self._skipped = 0  # samples a resumed run found done
-        # Over the whole loop, on the first process: what went where.
-        self._totals = dict(pictures=0, maps=0)
-        self._places: set = set()
 
     # ------------------------------------------------------------------
     # Set-up: report configuration mistakes when the run starts.
@@ -260,69 +231,26 @@ class CAMHook(Hook):
         on the shape of the loop's first sample."""
         if self.enable:
             self._build(runner)
-            self.engine.check_settings(self._input_shape(runner))
-            self._check_ground_truth(runner)
-            if self.out_dir is not None:
-                check_writable(
-                    self._out_root(runner), 'CAMHook out_dir', folder=True)
+            check_run_start(runner, self.engine, self.phases, self.out_dir,
+                            self._metrics)
 
-    def _out_root(self, runner) -> str:
+    def _out_root(self, runner) -> Optional[str]:
+        """``out_dir`` under the work dir; None without one."""
+        if self.out_dir is None:
+            return None
         return osp.join(runner.work_dir, self.out_dir)
-
-    def _input_shape(self, runner) -> Tuple[int, ...]:
-        """``(1, C, H, W)`` of a network input of the first loop this hook
-        draws in (already built when the run starts)."""
-        from mmcam.cam.engine import DEFAULT_INPUT_SHAPE
-        for loop in self._built_loops(runner):
-            try:
-                inputs = loop.dataloader.dataset[0]['inputs']
-                return (1, *inputs.shape[-3:])
-            except Exception:  # noqa: BLE001  (the loop itself will tell)
-                break
-        return DEFAULT_INPUT_SHAPE
-
-    def _built_loops(self, runner) -> Iterator[BaseLoop]:
-        """The loops of ``phases`` the runner has built for this run."""
-        for phase in self.phases:
-            # Private: the public properties would build loops not run.
-            loop = getattr(runner, f'_{phase}_loop', None)
-            if isinstance(loop, BaseLoop):
-                yield loop
 
     def _build(self, runner) -> None:
         if self.engine is None:
             # An unknown target layer raises CAMError here, as the run
             # starts; the tools print it as one line.
             self.engine = CAMEngine(runner.model, self.settings)
-        if self.quality is None and self.metrics:
-            self.quality = CAMQuality(self.engine, self.metrics,
-                                      **self.metric_cfg)
+        if self._metrics is None and self.metrics:
+            self._metrics = LoopMetrics(self.engine, self.metrics,
+                                        self.metric_cfg)
         if self.drawer is None:
-            # Always a drawer of its own, created directly rather than
-            # through the registry, so it does not replace the runner's
-            # visualizer as mmengine's "current" instance. It only draws;
-            # pictures still go to the runner visualizer's backends.
-            try:
-                self.drawer = CAMVisualizer(
-                    name=f'cam_hook_drawer_{id(self)}',
-                    **self._drawing_options(runner.visualizer))
-            except (TypeError, ValueError) as error:
-                raise CAMError(f'CAMHook draw_cfg {self.draw_cfg!r}: '
-                               f'{one_line(error)}') from None
-
-    def _drawing_options(self, visualizer) -> dict:
-        """The runner's ``CAMVisualizer`` look, with ``min_size`` raised to
-        224 where it is left at 0, then ``draw_cfg``."""
-        options = {}
-        if isinstance(visualizer, CAMVisualizer):
-            options = visualizer.drawing_options
-        if not options.get('min_size'):
-            # Network inputs of small-image datasets (CIFAR's 32x32) drawn
-            # at their own size have illegible captions, whichever
-            # visualizer receives them.
-            options['min_size'] = 224
-        options.update(self.draw_cfg or {})
-        return options
+            self.drawer = hook_drawer(runner.visualizer, self.draw_cfg,
+                                      f'cam_hook_drawer_{id(self)}')
 
     def before_val_epoch(self, runner) -> None:
         self._start_epoch(runner, 'val')
@@ -331,79 +259,30 @@ class CAMHook(Hook):
         self._start_epoch(runner, 'test')
 
     def _start_epoch(self, runner, phase: str) -> None:
-        self._position = 0
-        self._pending = []
-        self._written = []
-        self._exported = 0
-        self._skipped = 0
-        self._totals = dict(pictures=0, maps=0, skipped=0)
-        self._places = set()
-        if self._active(phase):
+        self._pictures = LoopPictures(self._out_root(runner))
+        if not self._active(phase):
+            self._samples.restart()
+        else:
             self._build(runner)
             loop = runner.val_loop if phase == 'val' else runner.test_loop
-            self._indices = sampler_indices(loop.dataloader)
-            if self.quality is not None:
-                self._metric = CAMMetric.attach_to(loop.evaluator)
+            self._samples.restart(loop.dataloader)
+            if self._metrics is not None:
+                self._metrics.attach_to(loop.evaluator)
             sampler = getattr(loop.dataloader, 'sampler', None)
-            rank, world_size = get_dist_info()
+            world_size = get_dist_info()[1]
             self._gather_midway = world_size == 1 or (isinstance(
                 sampler, DefaultSampler) and sampler.round_up)
             if self.save_raw:
                 _, phase_name = self._step_and_phase_name(runner, phase)
-                folder = osp.join(self._out_root(runner), phase_name)
-                # A file where the maps folder goes is one line before the
-                # loop, as an out_dir that is a file is.
-                check_writable(
-                    osp.join(folder, MAPS_FOLDER),
-                    "CAMHook's raw-map folder",
-                    folder=True,
-                    fix='move it away or choose another out_dir')
-                self._writer = RawMapWriter(
-                    folder, rank,
-                    self._export_settings(runner, loop.dataloader.dataset),
-                    self.resume)
-                if self.resume:
-                    self._report_resume(runner, world_size)
+                self._export = LoopExport.for_runner(
+                    runner, self.engine, loop.dataloader.dataset,
+                    osp.join(self._out_root(runner), phase_name), self.resume,
+                    self._geometries)
                 # The first process's share of the dataset, which the
                 # others match to within a sample.
-                self._progress = terminal_progress(
-                    self._count_samples(len(loop.dataloader.dataset)),
-                    f'CAM export ({phase_name})',
-                    'sample',
-                    enabled=rank == 0)
-                if not self._progress.disable:
-                    self._restore_logging = log_above_progress(runner.logger)
-
-    def _report_resume(self, runner, world_size: int) -> None:
-        """One line: how many samples were done, and what resuming found
-        broken (every process's count)."""
-        counts = [self._writer.done_count, self._writer.repairs]
-        if world_size > 1:
-            gathered = all_gather_object(counts)
-            counts = [
-                sum(done for done, _ in gathered), {
-                    key: sum(repairs[key] for _, repairs in gathered)
-                    for key in self._writer.repairs
-                }
-            ]
-        done, repairs = counts
-        line = (f'CAMHook: resuming the export in {self._writer.folder}: '
-                f'{done} sample(s) done')
-        if not any(repairs.values()):
-            runner.logger.info(line)
-            return
-        runner.logger.warning(
-            f'{line}; repaired {repairs["index_lines"]} broken index '
-            f'line(s) (dropped), {repairs["unreadable_maps"]} unreadable '
-            f'or changed map(s) and {repairs["unindexed_maps"]} map(s) '
-            'without an index line (both made again)')
-
-    def _export_settings(self, runner, dataset) -> dict:
-        """What the raw maps depend on, compared when resuming."""
-        cfg = getattr(runner, 'cfg', None)
-        return export_fingerprint(
-            self.engine,
-            cfg.get('model') if cfg is not None else None, dataset)
+                self._export.show_progress(
+                    self._samples.count(len(loop.dataloader.dataset)),
+                    phase_name, runner.logger)
 
     def _active(self, phase: str) -> bool:
         return self.enable and phase in self.phases
@@ -435,18 +314,16 @@ class CAMHook(Hook):
                        dataset) -> None:
         if not data_batch or 'data_samples' not in data_batch:
             return
-        first_position = self._position
-        self._position += len(data_batch['data_samples'])
         if not self._active(phase):
+            self._samples.skip(len(data_batch['data_samples']))
             return
-        chosen = self._choose_samples(first_position,
-                                      len(data_batch['data_samples']),
-                                      len(dataset))
+        chosen = self._samples.take(
+            len(data_batch['data_samples']), len(dataset))
         try:
             self._explain_chosen(runner, phase, data_batch, dataset, chosen)
         finally:
-            if self._progress is not None:
-                self._progress.update(len(chosen))
+            if self._export is not None:
+                self._export.advance(len(chosen))
         if chosen:
             # Over a whole dataset, memory freed by each batch would
             # otherwise stay with the process (see return_freed_memory).
@@ -460,7 +337,7 @@ class CAMHook(Hook):
                 sample for sample in chosen
                 if not self._done(runner, phase_name, data_batch, sample)
             ]
-            self._skipped += len(chosen) - len(missing)
+            self._pictures.skipped += len(chosen) - len(missing)
             chosen = missing
         if not chosen:
             return
@@ -481,7 +358,7 @@ class CAMHook(Hook):
         for sample, result in zip(chosen, heatmaps):
             if result is None:
                 continue
-            if self._writer is not None:
+            if self._export is not None:
                 try:
                     self._save_raw(data_batch, sample, result, dataset)
                 except Exception as error:  # noqa: BLE001
@@ -494,36 +371,12 @@ class CAMHook(Hook):
                 except Exception as error:  # noqa: BLE001
                     self._warn(runner, phase, data_batch, sample, error,
                                'picture')
-        if self.quality is not None and self._metric is not None:
-            self._measure(runner, phase, data_batch, chosen, heatmaps)
+        if self._metrics is not None:
 
-    def _count_samples(self, dataset_size: int) -> int:
-        """How many samples this process explains in the loop."""
-        world_size = get_dist_info()[1]
-        seen = len(self._indices) if self._indices is not None else \
-            -(-dataset_size // world_size)
-        return len(self._choose_samples(0, seen, dataset_size))
+            def no_metrics(sample, error):
+                self._warn(runner, phase, data_batch, sample, error, 'metrics')
 
-    def _choose_samples(self, first_position: int, count: int,
-                        dataset_size: int) -> List[Tuple[int, int]]:
-        """``(offset, dataset index)`` of the samples to explain among
-        this process's ``count`` samples from ``first_position`` on (the
-        offset is the row in a batch that starts there)."""
-        rank, world_size = get_dist_info()
-        chosen = []
-        for offset in range(count):
-            n = first_position + offset
-            # DefaultSampler deals indices round-robin: this process's n-th
-            # sample is the (rank + n * world_size)-th overall. Positions
-            # past the dataset's end are repeats that even out processes.
-            position = rank + n * world_size
-            if position >= dataset_size:
-                continue
-            index = self._indices[n] if self._indices is not None and \
-                n < len(self._indices) else position
-            if index % self.interval == 0:
-                chosen.append((offset, index))
-        return chosen
+            self._metrics.measure(data_batch, chosen, heatmaps, no_metrics)
 
     @staticmethod
     def _step_and_phase_name(runner, phase: str) -> Tuple[int, str]:
@@ -542,7 +395,8 @@ class CAMHook(Hook):
                  chosen: List[Tuple[int, int]]) -> list:
         """One :class:`~mmcam.cam.CAMResult` row per chosen sample."""
         rows = [i for i, _ in chosen]
-        inputs, data_samples = self._network_inputs(runner, data_batch, rows)
+        inputs, data_samples = network_inputs(self.engine.model, data_batch,
+                                              rows)
         gt_labels = None
         if self.settings.target_category == 'gt':
             gt_labels = ground_truth(data_samples)
@@ -560,84 +414,6 @@ class CAMHook(Hook):
         return [(result.heatmaps[k], result.categories[k], result.scores[k])
                 for k in range(len(rows))]
 
-    # ------------------------------------------------------------------
-    # Metrics of the explained samples, handed to the loop's CAMMetric.
-    # ------------------------------------------------------------------
-    def _check_ground_truth(self, runner) -> None:
-        """Localisation metrics need ground-truth regions of a shape they
-        can read: look at the first sample of each loop before the run, so
-        a wrong shape is one line now, not a warning on every sample."""
-        if self.quality is None:
-            return
-        named = [n for n in self.quality.names if n in LOCALISATION_METRICS]
-        if not named:
-            return
-        for loop in self._built_loops(runner):
-            if not len(loop.dataloader.dataset):
-                continue
-            sample = loop.dataloader.dataset[0].get('data_samples')
-            region = None if sample is None else \
-                GroundTruthRegion.of_data_sample(sample)
-            if region is not None:
-                region.check_shapes(f'sample 0 of the {type(loop).__name__}')
-            elif self.quality.named_explicitly:
-                self.quality.names_for(None)  # raises, naming the metric
-
-    def _network_inputs(self, runner, data_batch: dict,
-                        rows: List[int]) -> Tuple[torch.Tensor, list]:
-        """The normalized network input of some rows of a batch, and
-        their data samples."""
-        model = self.engine.model
-        inputs = data_batch['inputs']
-        if isinstance(inputs, torch.Tensor):
-            inputs = inputs[rows]
-        else:
-            inputs = [inputs[i] for i in rows]
-        data_samples = [data_batch['data_samples'][i] for i in rows]
-        with torch.no_grad():
-            data = model.data_preprocessor(
-                dict(inputs=inputs, data_samples=data_samples), False)
-        return data['inputs'], data_samples
-
-    def _measure(self, runner, phase: str, data_batch: dict,
-                 chosen: List[Tuple[int, int]], results: list) -> None:
-        explained = [(sample, result)
-                     for sample, result in zip(chosen, results)
-                     if result is not None]
-        if not explained:
-            return
-
-        def measure(group):
-            inputs, data_samples = self._network_inputs(
-                runner, data_batch, [row for (row, _), _ in group])
-            values = self.quality(
-                inputs, np.stack([result[0] for _, result in group]),
-                np.stack([result[1] for _, result in group]), [
-                    GroundTruthRegion.of_data_sample(data_sample)
-                    for data_sample in data_samples
-                ])
-            for j, ((_, sample_idx), _) in enumerate(group):
-                self._metric.add(sample_idx, {
-                    n: v[j]
-                    for n, v in values.items()
-                })
-
-        try:
-            measure(explained)
-        except Exception:  # noqa: BLE001  (never stop the run)
-            # Find which samples fail, and keep the others.
-            for item in explained:
-                try:
-                    measure([item])
-                except Exception as error:  # noqa: BLE001
-                    self._warn(
-                        runner,
-                        phase,
-                        data_batch,
-                        item[0],
-                        error,
-                        missing='metrics')
-
     def _draw(self, runner, phase: str, phase_name: str, step: int,
               data_batch: dict, sample: tuple, result, dataset) -> None:
         row, dataset_index = sample
@@ -648,7 +424,7 @@ class CAMHook(Hook):
         heatmaps = heatmaps[:, :image.shape[0], :image.shape[1]]
         classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
         labels = [
-            f'{class_name(classes, c)} {s:.2f}'
+            score_caption(class_name(classes, c), s)
             for c, s in zip(categories, scores)
         ]
         data_sample = data_batch['data_samples'][row]
@@ -666,61 +442,31 @@ class CAMHook(Hook):
         picture = self.drawer.draw_cam(
             image, heatmaps, labels, original_label=original_label)
 
-        file_stem = self._file_stem(dataset_index)
-        if self.out_dir is not None:
-            out_dir = osp.join(runner.work_dir, self.out_dir)
-            save_picture(picture,
-                         osp.join(out_dir, phase_name, f'{file_stem}.png'))
-            self._written.append(osp.join(out_dir, phase_name))
-        else:
-            self._pending.append(
-                (dataset_index, f'cam_{phase}_{file_stem}', picture, step))
+        self._pictures.add(picture, phase, phase_name,
+                           self._file_stem(dataset_index), dataset_index, step)
 
     def _done(self, runner, phase_name: str, data_batch: dict,
               sample: Tuple[int, int]) -> bool:
         """Whether a resumed run finds the sample's outputs on disk."""
         row, dataset_index = sample
-        if self._writer is not None:
+        if self._export is not None:
             path = data_batch['data_samples'][row].metainfo.get('img_path')
-            return self._writer.done(dataset_index, path)
-        return osp.isfile(
-            osp.join(
-                self._out_root(runner), phase_name,
-                f'{self._file_stem(dataset_index)}.png'))
+            return self._export.done(dataset_index, path)
+        return self._pictures.exists(phase_name,
+                                     self._file_stem(dataset_index))
 
     def _save_raw(self, data_batch: dict, sample: tuple, result,
                   dataset) -> None:
         row, dataset_index = sample
         heatmaps, categories, scores = result
-        data_sample = data_batch['data_samples'][row]
-        input_hw = tuple(data_batch['inputs'][row].shape[-2:])
-        # The preprocessor pads at the bottom and right; drop the padding.
-        heatmaps = heatmaps[:, :input_hw[0], :input_hw[1]]
-        geometry = self._geometries(dataset, dataset_index,
-                                    data_sample.metainfo.get('ori_shape'),
-                                    input_hw)
-        space = 'input'
-        if geometry is not None:
-            heatmaps, space = geometry.to_image(heatmaps), 'image'
-        classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
-        self._writer.write(dataset_index, data_sample.metainfo.get('img_path'),
-                           heatmaps, categories, scores,
-                           [class_name(classes, c) for c in categories], space)
-        self._exported += 1
+        self._export.write(dataset, dataset_index,
+                           data_batch['data_samples'][row],
+                           data_batch['inputs'][row].shape[-2:], heatmaps,
+                           categories, scores)
 
     def _file_stem(self, dataset_index: int) -> str:
-        return f'{dataset_index}_{self.engine.method.name}_' \
-            f'{self._category_tag()}'
-
-    def _category_tag(self) -> str:
-        settings = self.settings
-        if settings.topk is not None:
-            return f'top{settings.topk}'
-        if settings.target_category is None:
-            return 'pred'
-        if settings.target_category == 'gt':
-            return 'gt'
-        return 'class' + '-'.join(map(str, settings.target_category))
+        return picture_stem(dataset_index, self.engine.method.name,
+                            self.settings)
 
     def _warn(self,
               runner,
@@ -742,8 +488,8 @@ class CAMHook(Hook):
             metrics='no metrics').get(missing, f'no {missing}')
         runner.logger.warning(f'CAMHook: {failed} for {phase} sample '
                               f'{dataset_index}{where}: {message}')
-        if missing in ('heatmap', 'raw maps') and self._writer is not None:
-            self._writer.write_failure(dataset_index, path, message)
+        if missing in ('heatmap', 'raw maps') and self._export is not None:
+            self._export.write_failure(dataset_index, path, message)
 
     # ------------------------------------------------------------------
     # End of epoch: hand the pictures to the vis backends.
@@ -755,17 +501,12 @@ class CAMHook(Hook):
         self._end_loop(runner, 'test')
 
     def _end_loop(self, runner, phase: str) -> None:
-        # The bar ends before the last log line, which would break it.
-        if self._progress is not None:
-            self._progress.close()
-            self._progress = None
-        if self._restore_logging is not None:
-            self._restore_logging()
-            self._restore_logging = None
+        if self._export is not None:
+            self._export.end_progress()
         self._publish(runner, phase, final=True)
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._export is not None:
+            self._export.close()
+            self._export = None
 
     def _publish_every(self, runner, phase: str, batch_idx: int) -> None:
         """Hand pictures on in chunks, so they never pile up over a loop;
@@ -778,74 +519,11 @@ class CAMHook(Hook):
         process); at the end of the loop, log what went where."""
         if not self._active(phase):
             return
-        pending, self._pending = self._pending, []
-        written, self._written = self._written, []
-        exported, self._exported = self._exported, 0
-        skipped, self._skipped = self._skipped, 0
-        rank, world_size = get_dist_info()
-        if world_size > 1:
-            # Visualizer.add_image only works on the first process; every
-            # process must take part in the gather, even with no pictures.
-            gathered = all_gather_object((pending, written, exported, skipped))
-            pending = [item for part, *_ in gathered for item in part]
-            written = [item for _, part, *_ in gathered for item in part]
-            exported = sum(count for _, _, count, _ in gathered)
-            skipped = sum(count for *_, count in gathered)
-        if rank != 0:
-            return
-        self._totals['maps'] += exported
-        self._totals['skipped'] += skipped
-        self._totals['pictures'] += len(written)
-        self._places.update(written)
-        for _, name, picture, step in sorted(pending, key=lambda p: p[0]):
-            try:
-                runner.visualizer.add_image(name, picture, step=step)
-                self._totals['pictures'] += 1
-            except Exception as error:  # noqa: BLE001
-                runner.logger.warning(
-                    f'CAMHook: could not store picture {name}: '
-                    f'{type(error).__name__}: {error}')
+        exported = self._export.take_exported() if self._export else 0
+        self._pictures.publish(runner.visualizer, runner.logger, exported)
         if final:
-            self._log_destination(runner, phase)
-
-    def _log_destination(self, runner, phase: str) -> None:
-        """One line per loop: how many pictures (and maps) went where."""
-        pictures, maps = self._totals['pictures'], self._totals['maps']
-        skipped = self._totals['skipped']
-        if self._writer is not None:
-            self._places.add(osp.join(self._writer.folder, 'maps'))
-        if pictures == 0 and maps == 0 and skipped:
-            # resume needs out_dir: this is where the outputs are.
-            folder = osp.join(
-                self._out_root(runner),
-                self._step_and_phase_name(runner, phase)[1])
-            runner.logger.info(
-                f'CAMHook: all {skipped} sample(s) of {phase} were already '
-                f'exported to {folder} (resume=True): nothing to do')
-            return
-        if pictures == 0 and maps == 0:
-            runner.logger.info(
-                f'CAMHook: no picture in {phase}: no sample index was a '
-                f'multiple of interval={self.interval}, or every heatmap '
-                'or drawing failed (see the warnings)')
-            return
-        places = sorted(self._places) if self.out_dir is not None else \
-            _vis_backend_names(runner.visualizer)
-        where = ', '.join(places) or ("nowhere: the runner's visualizer "
-                                      'has no vis_backends')
-        what = f'{pictures} picture(s)' + (f' and the raw maps of {maps} '
-                                           'sample(s)' if maps else '')
-        if skipped:
-            what += f' ({skipped} sample(s) already exported were skipped)'
-        runner.logger.info(f'CAMHook: {what} of {phase} went to {where}')
-
-
-def _vis_backend_names(visualizer) -> List[str]:
-    """``LocalVisBackend (<folder>)``, ... for the backends pictures reach."""
-    names = []
-    for backend in getattr(visualizer, '_vis_backends', {}).values():
-        folder = getattr(backend, '_img_save_dir', None) or getattr(
-            backend, '_save_dir', None)
-        names.append(f'{type(backend).__name__} ({folder})'
-                     if folder else type(backend).__name__)
-    return names
+            self._pictures.log_end(
+                runner.logger, runner.visualizer, phase,
+                self._step_and_phase_name(runner, phase)[1], self.interval,
+                None if self._export is None else osp.join(
+                    self._export.folder, MAPS_FOLDER))
