@@ -1,6 +1,5 @@
 """CAMInferencer: class activation maps of images, from Python."""
 import copy
-import os.path as osp
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import (Callable, Dict, Iterator, List, Optional, Sequence, Tuple,
@@ -27,6 +26,7 @@ from ..utils import (InputGeometry, InvertiblePipeline, class_name,
                      read_image, resolve_class_names)
 from ..utils.image_loading import DEFAULT_MAX_PIXELS
 from ..utils.progress import terminal_progress
+from ..visualization.result_files import ResultFiles
 from .model_source import ModelType, check_device, resolve_model
 
 InputType = Union[str, Path, np.ndarray]
@@ -193,7 +193,7 @@ class CAMInferencer(BaseInferencer):
             num_classes, self.checkpoint_meta, self.cfg, classes)
         self._num_classes = num_classes
         self._check_categories_fit_the_head()
-        self._taken_names: set = set()
+        self._result_files = ResultFiles()
 
     # ------------------------------------------------------------------
     # Building
@@ -408,7 +408,7 @@ class CAMInferencer(BaseInferencer):
                     f'this run makes {pictures} pictures, which cannot all '
                     f'go to file {visualize_kwargs["out_file"]!r}; give a '
                     'folder instead')
-        self._taken_names = set()
+        self._result_files = ResultFiles()
 
         progress = terminal_progress(
             len(images),
@@ -674,16 +674,6 @@ class CAMInferencer(BaseInferencer):
                     f'could not measure the heatmaps of image {names}: '
                     f'{type(error).__name__}: {one_line(error)}') from None
 
-    def _picture_name(self, sample: _Sample, category: int) -> str:
-        name = f'{sample.stem}_{self.engine.method.name.lower()}_{category}'
-        # Two images with one stem (a glob over folders) keep both pictures.
-        unique, n = name, 1
-        while unique in self._taken_names:
-            n += 1
-            unique = f'{name}_{n}'
-        self._taken_names.add(unique)
-        return unique
-
     def visualize(self,
                   inputs: list,
                   preds: List[_Sample],
@@ -731,8 +721,7 @@ class CAMInferencer(BaseInferencer):
                      show_dir: Optional[str], out_file: Optional[str],
                      save_raw: bool) -> dict:
         """The pictures of one sample, drawn, written and shown."""
-        from ..visualization import (save_picture, save_raw_heatmap,
-                                     score_caption, show_picture)
+        from ..visualization import score_caption, show_picture
         prediction = sample.prediction
         if prediction['heatmaps'] is not None:
             canvas = sample.image[..., ::-1]
@@ -755,21 +744,12 @@ class CAMInferencer(BaseInferencer):
             label = score_caption(name, score)
             picture = self.cam_visualizer.draw_cam(
                 np.ascontiguousarray(canvas), shown, [label])
-            if out_file:
-                target = str(out_file)
-            elif show_dir:
-                target = osp.join(
-                    str(show_dir),
-                    self._picture_name(sample, category) + '.png')
-            else:
-                target = None
+            target = self._result_files.picture_file(
+                show_dir, out_file, sample.stem, self.engine.method.name,
+                category)
             if target is not None:
-                save_picture(picture, target)
-                files.append(target)
-                if save_raw:
-                    raw_file = osp.splitext(target)[0] + '.npy'
-                    save_raw_heatmap(heatmap, raw_file)
-                    files.append(raw_file)
+                files += self._result_files.write(
+                    picture, target, heatmap if save_raw else None)
             if show:
                 show_picture(picture, f'{sample.stem} {label}',
                              self.cam_visualizer, wait_time)
