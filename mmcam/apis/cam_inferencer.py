@@ -1,6 +1,5 @@
 """CAMInferencer: class activation maps of images, from Python."""
 import copy
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import (Callable, Dict, Iterator, List, Optional, Sequence, Tuple,
                     Union)
@@ -17,50 +16,22 @@ from ..cam import (CAMEngine, CAMError, CAMSettings, LayerRecord,
                    NotANumberError)
 from ..cam.settings import TargetCategory
 from ..cam.targets import check_categories
-from ..evaluation import CAMQuality, GroundTruthRegion
-from ..evaluation.localisation import boxes_array
+from ..evaluation import CAMQuality
 from ..evaluation.cam_quality import MetricsArg
 from ..library_noise import quiet_model_building
-from ..utils import (InputGeometry, InvertiblePipeline, class_name,
-                     collect_images, load_checkpoint_strictly, one_line,
-                     read_image, resolve_class_names)
+from ..utils import (InvertiblePipeline, class_name, collect_images,
+                     load_checkpoint_strictly, one_line, read_image,
+                     resolve_class_names)
 from ..utils.image_loading import DEFAULT_MAX_PIXELS
 from ..utils.progress import terminal_progress
 from ..visualization.result_files import ResultFiles
+from .image_metrics import ImageMetrics
+from .image_sample import ImageSample, sample_error
 from .model_source import ModelType, check_device, resolve_model
 
 InputType = Union[str, Path, np.ndarray]
 
 _UNSET = object()
-
-
-@dataclass
-class _Sample:
-    """One image on its way through the inferencer."""
-    index: int
-    source: Union[str, np.ndarray]
-    image: Optional[np.ndarray] = None  # original, BGR uint8
-    packed: Optional[dict] = None  # the test pipeline's output
-    geometry: Optional[InputGeometry] = None
-    error: Optional[str] = None
-    prediction: Dict = field(default_factory=dict)
-
-    @property
-    def path(self) -> Optional[str]:
-        return self.source if isinstance(self.source, str) else None
-
-    @property
-    def stem(self) -> str:
-        return Path(self.source).stem if self.path else f'image{self.index}'
-
-
-def _sample_error(sample: _Sample, doing: str, error: Exception) -> str:
-    """The one line reported for an image that failed on its own."""
-    if isinstance(error, CAMError):
-        return str(error)
-    name = sample.path or f'array {sample.index}'
-    return f'{doing} image {name!r}: {type(error).__name__}: ' \
-        f'{one_line(error)}'
 
 
 class CAMInferencer(BaseInferencer):
@@ -159,9 +130,8 @@ class CAMInferencer(BaseInferencer):
                            f'no limit), got {max_pixels!r}')
         self.max_pixels = max_pixels
         self.metric_cfg = dict(metric_cfg or {})
-        CAMQuality.check_arguments(metrics, self.metric_cfg)
+        ImageMetrics.check_arguments(metrics, self.metric_cfg)
         self.metrics = metrics
-        self._quality: Optional[CAMQuality] = None
         from ..visualization.overlay import colormap_code
         try:
             colormap_code(colormap)
@@ -183,6 +153,8 @@ class CAMInferencer(BaseInferencer):
                 scope='mmpretrain',
                 show_progress=show_progress)
         self.engine = CAMEngine(self.model, self.settings)
+        self.image_metrics = ImageMetrics(self.engine, metrics,
+                                          self.metric_cfg)
         head = getattr(self.model, 'head', None)
         num_classes = getattr(head, 'num_classes', None)
         if classes is not None and num_classes is not None and len(
@@ -395,7 +367,9 @@ class CAMInferencer(BaseInferencer):
                            f'{batch_size!r}')
         self._check_categories_fit_the_head(**forward_kwargs)
         images = collect_images(inputs)
-        self._check_metric_arguments(len(images), **forward_kwargs)
+        self.image_metrics.check_call(
+            self._quality_for(forward_kwargs.get('metrics', _UNSET)),
+            len(images), forward_kwargs.get('gt_bboxes'))
         if visualize_kwargs.get('show'):
             from ..visualization import check_can_show
             check_can_show('use show_dir=FOLDER or out_file=FILE to write '
@@ -446,73 +420,10 @@ class CAMInferencer(BaseInferencer):
         return overrides
 
     def _quality_for(self, metrics=_UNSET) -> Optional[CAMQuality]:
-        """The measurer of this call's metrics; None for none. The
-        inferencer's own is kept, so its warnings come once per run."""
+        """The measurer of this call's metrics; None for none."""
         if metrics is _UNSET:
-            if self._quality is None and self.metrics:
-                self._quality = CAMQuality(self.engine, self.metrics,
-                                           **self.metric_cfg)
-            return self._quality
-        if not metrics:
-            return None
-        return CAMQuality(self.engine, metrics, **self.metric_cfg)
-
-    def _check_metric_arguments(self,
-                                num_images: int,
-                                metrics=_UNSET,
-                                gt_bboxes=None,
-                                **_) -> None:
-        """Bad metric names, localisation metrics without boxes and
-        boxes that do not fit the images fail before any work."""
-        quality = self._quality_for(metrics)
-        if gt_bboxes is not None and len(gt_bboxes) != num_images:
-            raise CAMError(f'gt_bboxes has {len(gt_bboxes)} entries for '
-                           f'{num_images} image(s); give one (N, 4) array '
-                           'per image')
-        for i, boxes in enumerate(() if gt_bboxes is None else gt_bboxes):
-            if boxes is not None:
-                boxes_array(boxes, f'gt_bboxes[{i}]')
-        if quality is not None and gt_bboxes is None:
-            quality.names_for(None)  # raises for localisation metrics
-
-    def _measure(self, quality: CAMQuality, samples: List[_Sample],
-                 inputs: torch.Tensor, result, gt_bboxes) -> None:
-        """Each sample's metrics, measured on its own part of the padded
-        batch; samples of one input size share the forward passes."""
-        by_shape: Dict[tuple, List[int]] = {}
-        for i, sample in enumerate(samples):
-            by_shape.setdefault(tuple(sample.packed['inputs'].shape[-2:]),
-                                []).append(i)
-        for (height, width), rows in by_shape.items():
-            regions = None
-            if gt_bboxes is not None:
-                regions = [
-                    self._input_region(samples[i], gt_bboxes) for i in rows
-                ]
-            values = quality(inputs[rows, :, :height, :width],
-                             result.heatmaps[rows, :, :height, :width],
-                             result.categories[rows], regions)
-            for j, i in enumerate(rows):
-                samples[i].prediction['metrics'] = {
-                    name: value[j]
-                    for name, value in values.items()
-                }
-
-    @staticmethod
-    def _input_region(sample: _Sample,
-                      gt_bboxes) -> Optional[GroundTruthRegion]:
-        """A sample's ground-truth boxes, in network-input pixels."""
-        boxes = gt_bboxes[sample.index]
-        if boxes is None:
-            return None
-        boxes = boxes_array(boxes, f'gt_bboxes[{sample.index}]')
-        if not len(boxes):
-            return None
-        if sample.geometry is None:
-            raise CAMError(
-                f'cannot place gt_bboxes on the network input of image '
-                f'{sample.stem!r}: the test pipeline cannot be inverted')
-        return GroundTruthRegion(bboxes=sample.geometry.boxes_to_input(boxes))
+            return self.image_metrics.configured()
+        return self.image_metrics.for_call(metrics)
 
     def categories_per_image(self, target_category=_UNSET, topk=_UNSET) -> int:
         """How many heatmaps each image gets with these overrides."""
@@ -553,16 +464,16 @@ class CAMInferencer(BaseInferencer):
     def preprocess(self,
                    inputs: List[InputType],
                    batch_size: int = 1,
-                   on_bad_image: str = 'raise') -> Iterator[List[_Sample]]:
+                   on_bad_image: str = 'raise') -> Iterator[List[ImageSample]]:
         """Load each image and run the test pipeline; yields batches of
-        :class:`_Sample`."""
+        :class:`ImageSample`."""
         if on_bad_image not in ('raise', 'report'):
             raise CAMError(f"on_bad_image must be 'raise' or 'report', got "
                            f'{on_bad_image!r}')
 
-        def load(indexed) -> _Sample:
+        def load(indexed) -> ImageSample:
             index, source = indexed
-            sample = _Sample(index, source)
+            sample = ImageSample(index, source)
             try:
                 sample.image = read_image(source, self.max_pixels)
                 try:
@@ -577,7 +488,7 @@ class CAMInferencer(BaseInferencer):
             except Exception as error:  # noqa: BLE001  (one image only)
                 if on_bad_image == 'raise':
                     raise
-                sample.error = _sample_error(sample, 'could not load', error)
+                sample.error = sample_error(sample, 'could not load', error)
                 sample.image = sample.packed = None
             return sample
 
@@ -585,12 +496,12 @@ class CAMInferencer(BaseInferencer):
             map(load, enumerate(inputs)), batch_size)
 
     def forward(self,
-                batch: List[_Sample],
+                batch: List[ImageSample],
                 target_category: TargetCategory = _UNSET,
                 topk: Optional[int] = _UNSET,
                 metrics: MetricsArg = _UNSET,
                 gt_bboxes=None,
-                on_bad_image: str = 'raise') -> List[_Sample]:
+                on_bad_image: str = 'raise') -> List[ImageSample]:
         """One :class:`~mmcam.cam.CAMEngine` call for the batch's good
         images; fills each sample's ``prediction``. With ``on_bad_image=
         'report'``, a batch that fails is retried image by image, and an
@@ -609,12 +520,12 @@ class CAMInferencer(BaseInferencer):
                 try:
                     self._explain([sample], overrides, **measure)
                 except Exception as error:  # noqa: BLE001  (one image)
-                    sample.error = _sample_error(sample, 'no heatmap for',
-                                                 error)
+                    sample.error = sample_error(sample, 'no heatmap for',
+                                                error)
         return batch
 
     def _explain(self,
-                 samples: List[_Sample],
+                 samples: List[ImageSample],
                  overrides: dict,
                  quality: Optional[CAMQuality] = None,
                  gt_bboxes=None) -> None:
@@ -632,9 +543,9 @@ class CAMInferencer(BaseInferencer):
                 **overrides)
         except NotANumberError as error:
             broken = samples[error.rows[0]]
-            name = broken.path or f'array {broken.index}'
-            raise NotANumberError(f'no heatmap for image {name!r}: {error}',
-                                  error.rows) from None
+            raise NotANumberError(
+                f'no heatmap for image {broken.name!r}: {error}',
+                error.rows) from None
         for i, sample in enumerate(samples):
             # Images of different sizes were padded at the bottom-right
             # into one batch; keep each image's own part.
@@ -661,22 +572,16 @@ class CAMInferencer(BaseInferencer):
                 target_layers=list(result.target_layers),
                 note=self.pipeline.note)
         if quality is not None:
-            try:
-                self._measure(quality, samples, data['inputs'], result,
-                              gt_bboxes)
-            except CAMError:
-                raise
-            except Exception as error:  # noqa: BLE001
-                # The heatmaps are there; say what failed.
-                names = ', '.join(
-                    repr(s.path or f'array {s.index}') for s in samples)
-                raise CAMError(
-                    f'could not measure the heatmaps of image {names}: '
-                    f'{type(error).__name__}: {one_line(error)}') from None
+            measured = self.image_metrics.measure(quality, samples,
+                                                  data['inputs'],
+                                                  result.heatmaps,
+                                                  result.categories, gt_bboxes)
+            for sample, metrics in zip(samples, measured):
+                sample.prediction['metrics'] = metrics
 
     def visualize(self,
                   inputs: list,
-                  preds: List[_Sample],
+                  preds: List[ImageSample],
                   show: bool = False,
                   wait_time: float = 0,
                   show_dir: Optional[str] = None,
@@ -711,13 +616,13 @@ class CAMInferencer(BaseInferencer):
                 except Exception as error:  # noqa: BLE001
                     if on_bad_image == 'raise':
                         raise
-                    sample.error = _sample_error(sample,
-                                                 'could not draw or write',
-                                                 error)
+                    sample.error = sample_error(sample,
+                                                'could not draw or write',
+                                                error)
             drawn.append(dict(pictures=[], out_files=[]))
         return drawn
 
-    def _draw_sample(self, sample: _Sample, show: bool, wait_time: float,
+    def _draw_sample(self, sample: ImageSample, show: bool, wait_time: float,
                      show_dir: Optional[str], out_file: Optional[str],
                      save_raw: bool) -> dict:
         """The pictures of one sample, drawn, written and shown."""
@@ -744,9 +649,10 @@ class CAMInferencer(BaseInferencer):
             label = score_caption(name, score)
             picture = self.cam_visualizer.draw_cam(
                 np.ascontiguousarray(canvas), shown, [label])
-            target = self._result_files.picture_file(
-                show_dir, out_file, sample.stem, self.engine.method.name,
-                category)
+            target = self._result_files.picture_file(show_dir, out_file,
+                                                     sample.stem,
+                                                     self.engine.method.name,
+                                                     category)
             if target is not None:
                 files += self._result_files.write(
                     picture, target, heatmap if save_raw else None)
@@ -757,7 +663,7 @@ class CAMInferencer(BaseInferencer):
         return dict(pictures=pictures, out_files=files)
 
     def postprocess(self,
-                    preds: List[_Sample],
+                    preds: List[ImageSample],
                     visualization: Optional[List[dict]],
                     return_datasample: bool = False) -> List[dict]:
         """Plain result dicts (see :meth:`__call__`)."""

@@ -29,8 +29,7 @@ class ResultFiles:
     def __init__(self) -> None:
         self._taken: set = set()
 
-    def picture_stem(self, image_stem: str, method: str,
-                     category: int) -> str:
+    def picture_stem(self, image_stem: str, method: str, category: int) -> str:
         """``<image stem>_<method>_<category>``, with ``_2``, ``_3``...
         appended when an earlier picture took the name.
 

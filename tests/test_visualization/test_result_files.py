@@ -20,8 +20,8 @@ def test_out_file_is_taken_as_given_and_show_dir_gets_a_png(tmp_path):
     files = ResultFiles()
     assert files.picture_file(None, tmp_path / 'a.jpg', 'cat', 'EigenCAM',
                               1) == str(tmp_path / 'a.jpg')
-    assert files.picture_file(tmp_path, None, 'cat', 'EigenCAM', 1) == str(
-        tmp_path / 'cat_eigencam_1.png')
+    assert files.picture_file(tmp_path, None, 'cat', 'EigenCAM',
+                              1) == str(tmp_path / 'cat_eigencam_1.png')
     assert files.picture_file(None, None, 'cat', 'EigenCAM', 1) is None
 
 
@@ -34,7 +34,6 @@ def test_raw_heatmap_is_float32_beside_its_picture(tmp_path):
     raw = np.load(written[1])
     assert raw.dtype == np.float32 and raw.shape == (6, 8)
     np.testing.assert_allclose(raw, heatmap, rtol=1e-6)
-    assert ResultFiles.write(picture, str(tmp_path / 'b.png')) == [
-        str(tmp_path / 'b.png')
-    ]
+    assert ResultFiles.write(picture, str(
+        tmp_path / 'b.png')) == [str(tmp_path / 'b.png')]
     assert sorted(p.name for p in tmp_path.iterdir()) == ['b.png', 'sub']
