@@ -546,31 +546,9 @@ class CAMInferencer(BaseInferencer):
             raise NotANumberError(
                 f'no heatmap for image {broken.name!r}: {error}',
                 error.rows) from None
-        for i, sample in enumerate(samples):
-            # Images of different sizes were padded at the bottom-right
-            # into one batch; keep each image's own part.
-            height, width = sample.packed['inputs'].shape[-2:]
-            input_heatmaps = np.ascontiguousarray(
-                result.heatmaps[i, :, :height, :width])
-            categories = [int(c) for c in result.categories[i]]
-            pred_scores = result.pred_scores[i]
-            pred_label = int(np.argmax(pred_scores))
-            sample.prediction = dict(
-                input_heatmaps=input_heatmaps,
-                heatmaps=(sample.geometry.to_image(input_heatmaps)
-                          if sample.geometry is not None else None),
-                input_region=(sample.geometry.input_region
-                              if sample.geometry is not None else None),
-                categories=categories,
-                scores=np.asarray(result.scores[i], np.float32),
-                class_names=[self.class_name(c) for c in categories],
-                pred_label=pred_label,
-                pred_score=float(pred_scores[pred_label]),
-                pred_class=self.class_name(pred_label),
-                pred_scores=np.asarray(pred_scores, np.float32),
-                method=result.method,
-                target_layers=list(result.target_layers),
-                note=self.pipeline.note)
+        for row, sample in enumerate(samples):
+            sample.take_result(result, row, self.class_name,
+                               self.pipeline.note)
         if quality is not None:
             measured = self.image_metrics.measure(quality, samples,
                                                   data['inputs'],
@@ -628,15 +606,7 @@ class CAMInferencer(BaseInferencer):
         """The pictures of one sample, drawn, written and shown."""
         from ..visualization import score_caption, show_picture
         prediction = sample.prediction
-        if prediction['heatmaps'] is not None:
-            canvas = sample.image[..., ::-1]
-            heatmaps = prediction['heatmaps']
-            outside = ~sample.geometry.region_mask()
-        else:
-            canvas = sample.packed['inputs'].numpy().transpose(1, 2,
-                                                               0)[..., ::-1]
-            heatmaps = prediction['input_heatmaps']
-            outside = None
+        canvas, heatmaps, outside = sample.drawing_ground()
         pictures, files = [], []
         for heatmap, category, score, name in zip(heatmaps,
                                                   prediction['categories'],

@@ -1,13 +1,19 @@
 """ImageSample: one image on its way through
 :class:`~mmcam.apis.CAMInferencer`'s stages, and the one line reported
-for an image that failed on its own."""
+for an image that failed on its own.
+
+A sample knows where its image went on the network input
+(:class:`~mmcam.utils.InputGeometry`), so it takes its own part of the
+engine's padded batch, maps its heatmaps back onto the original image,
+and says what its pictures are drawn on.
+"""
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from ..cam import CAMError
+from ..cam import CAMError, CAMResult
 from ..utils import InputGeometry, one_line
 
 
@@ -53,6 +59,60 @@ class ImageSample:
     def input_size(self) -> Tuple[int, int]:
         """``(h, w)`` of its network input, before a batch pads it."""
         return tuple(self.packed['inputs'].shape[-2:])
+
+    def take_result(self, result: CAMResult, row: int,
+                    class_name: Callable[[int],
+                                         str], note: Optional[str]) -> None:
+        """Fill :attr:`prediction` from its row of the engine's batch.
+
+        Args:
+            result (CAMResult): The engine's result for the batch.
+            row (int): The sample's row in it.
+            class_name (Callable[[int], str]): Names a class id.
+            note (str, optional): The pipeline's note, kept in the result.
+        """
+        # Images of different sizes were padded at the bottom-right into
+        # one batch; keep the image's own part.
+        height, width = self.input_size
+        input_heatmaps = np.ascontiguousarray(
+            result.heatmaps[row, :, :height, :width])
+        categories = [int(c) for c in result.categories[row]]
+        pred_scores = result.pred_scores[row]
+        pred_label = int(np.argmax(pred_scores))
+        geometry = self.geometry
+        self.prediction = dict(
+            input_heatmaps=input_heatmaps,
+            heatmaps=(geometry.to_image(input_heatmaps)
+                      if geometry is not None else None),
+            input_region=(geometry.input_region
+                          if geometry is not None else None),
+            categories=categories,
+            scores=np.asarray(result.scores[row], np.float32),
+            class_names=[class_name(c) for c in categories],
+            pred_label=pred_label,
+            pred_score=float(pred_scores[pred_label]),
+            pred_class=class_name(pred_label),
+            pred_scores=np.asarray(pred_scores, np.float32),
+            method=result.method,
+            target_layers=list(result.target_layers),
+            note=note)
+
+    def drawing_ground(
+            self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        """What the sample's pictures are drawn on, once explained.
+
+        Returns:
+            tuple: The RGB canvas, the ``(K, H, W)`` heatmaps that fit it,
+            and the mask of the canvas the network did not see (None when
+            it saw all of it): the original image with ``heatmaps``, or,
+            when the pipeline cannot be inverted, the network input with
+            ``input_heatmaps``.
+        """
+        if self.prediction['heatmaps'] is not None:
+            return (self.image[..., ::-1], self.prediction['heatmaps'],
+                    ~self.geometry.region_mask())
+        canvas = self.packed['inputs'].numpy().transpose(1, 2, 0)[..., ::-1]
+        return canvas, self.prediction['input_heatmaps'], None
 
 
 def sample_error(sample: ImageSample, doing: str, error: Exception) -> str:

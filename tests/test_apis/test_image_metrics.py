@@ -7,7 +7,7 @@ from mmpretrain.apis import get_model
 
 from mmcam.apis.image_metrics import ImageMetrics, input_region
 from mmcam.apis.image_sample import ImageSample, sample_error
-from mmcam.cam import CAMEngine, CAMError
+from mmcam.cam import CAMEngine, CAMError, CAMResult
 from mmcam.evaluation import CAMQuality, values_per_image
 from mmcam.utils import InputGeometry
 
@@ -118,3 +118,51 @@ def test_a_failing_measurement_names_the_images(engine, monkeypatch):
             "'array 1': ValueError: broken"):
         metrics.measure(metrics.configured(), samples, torch.zeros(2, 3, 8, 8),
                         np.zeros((2, 1, 8, 8)), np.zeros((2, 1), int), None)
+
+
+def _batch_result():
+    """The engine's result for two images padded to 8x8, 2 maps each."""
+    heatmaps = np.random.default_rng(0).random((2, 2, 8, 8), np.float32)
+    return CAMResult(
+        heatmaps=heatmaps,
+        categories=np.array([[3, 1], [0, 2]]),
+        scores=np.array([[0.5, 0.2], [0.4, 0.3]]),
+        pred_scores=np.array([[0.1, 0.2, 0.0, 0.5, 0.2],
+                              [0.4, 0.0, 0.3, 0.1, 0.2]]),
+        target_layers=['backbone.layer4'],
+        method='GradCAM')
+
+
+def test_a_sample_takes_its_own_part_of_the_padded_batch():
+    result = _batch_result()
+    # A 12x16 image halved onto a 6x8 input; padded to 8x8 in the batch.
+    halved = InputGeometry((12, 16), (6, 8), 0.5, 0.5)
+    sample = _sample(1, 6, 8, halved)
+    sample.image = np.zeros((12, 16, 3), np.uint8)
+    sample.take_result(result, 1, lambda c: f'class {c}', 'a note')
+    prediction = sample.prediction
+    np.testing.assert_array_equal(prediction['input_heatmaps'],
+                                  result.heatmaps[1, :, :6, :8])
+    assert prediction['heatmaps'].shape == (2, 12, 16)
+    np.testing.assert_allclose(prediction['heatmaps'],
+                               halved.to_image(result.heatmaps[1, :, :6]))
+    assert prediction['categories'] == [0, 2]
+    assert prediction['class_names'] == ['class 0', 'class 2']
+    assert (prediction['pred_label'], prediction['pred_class'],
+            prediction['pred_score']) == (0, 'class 0', 0.4)
+    assert prediction['scores'].dtype == np.float32
+    assert (prediction['method'], prediction['target_layers'],
+            prediction['note']) == ('GradCAM', ['backbone.layer4'], 'a note')
+    canvas, heatmaps, outside = sample.drawing_ground()
+    assert canvas.shape == (12, 16, 3) and heatmaps is prediction['heatmaps']
+    assert outside.shape == (12, 16) and not outside.any()
+
+
+def test_without_inversion_pictures_are_drawn_on_the_network_input():
+    sample = _sample(0, 8, 8, None)
+    sample.take_result(_batch_result(), 0, str, None)
+    assert sample.prediction['heatmaps'] is None
+    assert sample.prediction['input_region'] is None
+    canvas, heatmaps, outside = sample.drawing_ground()
+    assert canvas.shape == (8, 8, 3) and outside is None
+    assert heatmaps is sample.prediction['input_heatmaps']
