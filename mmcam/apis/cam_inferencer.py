@@ -15,7 +15,6 @@ from mmengine.registry import DefaultScope
 from ..cam import (CAMEngine, CAMError, CAMSettings, LayerRecord,
                    NotANumberError)
 from ..cam.settings import TargetCategory
-from ..cam.targets import check_categories
 from ..evaluation import CAMQuality
 from ..evaluation.cam_quality import MetricsArg
 from ..library_noise import quiet_model_building
@@ -25,13 +24,12 @@ from ..utils import (InvertiblePipeline, class_name, collect_images,
 from ..utils.image_loading import DEFAULT_MAX_PIXELS
 from ..utils.progress import terminal_progress
 from ..visualization.result_files import ResultFiles
+from .call_settings import UNSET, CallSettings
 from .image_metrics import ImageMetrics
 from .image_sample import ImageSample, sample_error
 from .model_source import ModelType, check_device, resolve_model
 
 InputType = Union[str, Path, np.ndarray]
-
-_UNSET = object()
 
 
 class CAMInferencer(BaseInferencer):
@@ -163,8 +161,8 @@ class CAMInferencer(BaseInferencer):
                            f'head has {num_classes} classes')
         self.classes, self.classes_source = resolve_class_names(
             num_classes, self.checkpoint_meta, self.cfg, classes)
-        self._num_classes = num_classes
-        self._check_categories_fit_the_head()
+        self.call_settings = CallSettings(self.settings, num_classes)
+        self.call_settings.check_fit_the_head()
         self._result_files = ResultFiles()
 
     # ------------------------------------------------------------------
@@ -365,18 +363,21 @@ class CAMInferencer(BaseInferencer):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise CAMError(f'batch_size must be a positive integer, got '
                            f'{batch_size!r}')
-        self._check_categories_fit_the_head(**forward_kwargs)
+        categories = {
+            key: forward_kwargs[key]
+            for key in ('target_category', 'topk') if key in forward_kwargs
+        }
+        self.call_settings.check_fit_the_head(**categories)
         images = collect_images(inputs)
         self.image_metrics.check_call(
-            self._quality_for(forward_kwargs.get('metrics', _UNSET)),
+            self._quality_for(forward_kwargs.get('metrics', UNSET)),
             len(images), forward_kwargs.get('gt_bboxes'))
         if visualize_kwargs.get('show'):
             from ..visualization import check_can_show
             check_can_show('use show_dir=FOLDER or out_file=FILE to write '
                            'the pictures instead')
         if visualize_kwargs.get('out_file'):
-            pictures = len(images) * self.categories_per_image(
-                **forward_kwargs)
+            pictures = len(images) * self.categories_per_image(**categories)
             if pictures > 1:
                 raise CAMError(
                     f'this run makes {pictures} pictures, which cannot all '
@@ -403,55 +404,16 @@ class CAMInferencer(BaseInferencer):
         finally:
             progress.close()
 
-    @staticmethod
-    def _call_overrides(target_category, topk) -> dict:
-        """Engine arguments for one call. Categories given for a call
-        replace the configured topk, and a topk given for a call replaces
-        the configured categories."""
-        overrides = {}
-        if target_category is not _UNSET:
-            overrides['target_category'] = target_category
-            overrides['topk'] = None
-        if topk is not _UNSET:
-            overrides['topk'] = topk
-            overrides.setdefault('target_category', None)
-        # Validated here, once, with the settings' one-line errors.
-        CAMSettings(**overrides)
-        return overrides
-
-    def _quality_for(self, metrics=_UNSET) -> Optional[CAMQuality]:
+    def _quality_for(self, metrics=UNSET) -> Optional[CAMQuality]:
         """The measurer of this call's metrics; None for none."""
-        if metrics is _UNSET:
+        if metrics is UNSET:
             return self.image_metrics.configured()
         return self.image_metrics.for_call(metrics)
 
-    def categories_per_image(self, target_category=_UNSET, topk=_UNSET) -> int:
+    def categories_per_image(self, target_category=UNSET, topk=UNSET) -> int:
         """How many heatmaps each image gets with these overrides."""
-        return self._call_settings(target_category, topk).heatmaps_per_sample
-
-    def _call_settings(self,
-                       target_category=_UNSET,
-                       topk=_UNSET) -> CAMSettings:
-        """The categories and topk of a call with these overrides."""
-        overrides = self._call_overrides(target_category, topk)
-        return CAMSettings(
-            target_category=overrides.get('target_category',
-                                          self.settings.target_category),
-            topk=overrides.get('topk', self.settings.topk))
-
-    def _check_categories_fit_the_head(self,
-                                       target_category=_UNSET,
-                                       topk=_UNSET,
-                                       **_) -> None:
-        """Class ids or a topk the head does not have fail once, before
-        any image is loaded, not once per image."""
-        if self._num_classes is None:
-            return  # the first batch tells
-        settings = self._call_settings(target_category, topk)
-        categories = settings.target_category
-        check_categories(self._num_classes,
-                         categories if isinstance(categories, list) else None,
-                         settings.topk)
+        return self.call_settings.resolved(target_category,
+                                           topk).heatmaps_per_sample
 
     @staticmethod
     def _results_of(image: np.ndarray, path: Optional[str]) -> dict:
@@ -497,9 +459,9 @@ class CAMInferencer(BaseInferencer):
 
     def forward(self,
                 batch: List[ImageSample],
-                target_category: TargetCategory = _UNSET,
-                topk: Optional[int] = _UNSET,
-                metrics: MetricsArg = _UNSET,
+                target_category: TargetCategory = UNSET,
+                topk: Optional[int] = UNSET,
+                metrics: MetricsArg = UNSET,
                 gt_bboxes=None,
                 on_bad_image: str = 'raise') -> List[ImageSample]:
         """One :class:`~mmcam.cam.CAMEngine` call for the batch's good
@@ -509,7 +471,7 @@ class CAMInferencer(BaseInferencer):
         good = [s for s in batch if s.error is None]
         if not good:
             return batch
-        overrides = self._call_overrides(target_category, topk)
+        overrides = self.call_settings.engine_arguments(target_category, topk)
         measure = dict(quality=self._quality_for(metrics), gt_bboxes=gt_bboxes)
         try:
             self._explain(good, overrides, **measure)
