@@ -43,6 +43,19 @@ class CAMInferencer(BaseInferencer):
     can be inverted (resizes, centre crops, packing), mapped back onto the
     original image.
 
+    The inferencer orchestrates mmengine's stages (preprocess, forward,
+    visualize, postprocess) and hands the work to collaborators:
+
+    - :class:`~mmcam.apis.call_settings.CallSettings`: a call's
+      ``target_category`` and ``topk``, checked against the head;
+    - :class:`~mmcam.apis.image_sample.ImageSample`: one image, its own
+      part of the padded batch, mapped back onto the original;
+    - :class:`~mmcam.apis.image_metrics.ImageMetrics`: quality metrics
+      and ``gt_bboxes``;
+    - :class:`~mmcam.visualization.CAMVisualizer` and
+      :class:`~mmcam.visualization.result_files.ResultFiles`: the pictures,
+      their file names and the raw maps beside them.
+
     Args:
         model (str | Path | Config): A config file, a :class:`Config`, or an
             mmpretrain model name such as ``'resnet18_8xb32_in1k'``.
