@@ -1,7 +1,5 @@
 """CAMInferencer: class activation maps of images, from Python."""
 import copy
-import os.path as osp
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import (Callable, Dict, Iterator, List, Optional, Sequence, Tuple,
                     Union)
@@ -17,50 +15,21 @@ from mmengine.registry import DefaultScope
 from ..cam import (CAMEngine, CAMError, CAMSettings, LayerRecord,
                    NotANumberError)
 from ..cam.settings import TargetCategory
-from ..cam.targets import check_categories
-from ..evaluation import CAMQuality, GroundTruthRegion
-from ..evaluation.localisation import boxes_array
+from ..evaluation import CAMQuality
 from ..evaluation.cam_quality import MetricsArg
 from ..library_noise import quiet_model_building
-from ..utils import (InputGeometry, InvertiblePipeline, class_name,
-                     collect_images, load_checkpoint_strictly, one_line,
-                     read_image, resolve_class_names)
+from ..utils import (InvertiblePipeline, class_name, collect_images,
+                     load_checkpoint_strictly, one_line, read_image,
+                     resolve_class_names)
 from ..utils.image_loading import DEFAULT_MAX_PIXELS
 from ..utils.progress import terminal_progress
+from ..visualization.result_files import ResultFiles
+from .call_settings import UNSET, CallSettings
+from .image_metrics import ImageMetrics
+from .image_sample import ImageSample, sample_error
 from .model_source import ModelType, check_device, resolve_model
 
 InputType = Union[str, Path, np.ndarray]
-
-_UNSET = object()
-
-
-@dataclass
-class _Sample:
-    """One image on its way through the inferencer."""
-    index: int
-    source: Union[str, np.ndarray]
-    image: Optional[np.ndarray] = None  # original, BGR uint8
-    packed: Optional[dict] = None  # the test pipeline's output
-    geometry: Optional[InputGeometry] = None
-    error: Optional[str] = None
-    prediction: Dict = field(default_factory=dict)
-
-    @property
-    def path(self) -> Optional[str]:
-        return self.source if isinstance(self.source, str) else None
-
-    @property
-    def stem(self) -> str:
-        return Path(self.source).stem if self.path else f'image{self.index}'
-
-
-def _sample_error(sample: _Sample, doing: str, error: Exception) -> str:
-    """The one line reported for an image that failed on its own."""
-    if isinstance(error, CAMError):
-        return str(error)
-    name = sample.path or f'array {sample.index}'
-    return f'{doing} image {name!r}: {type(error).__name__}: ' \
-        f'{one_line(error)}'
 
 
 class CAMInferencer(BaseInferencer):
@@ -73,6 +42,19 @@ class CAMInferencer(BaseInferencer):
     come back at the network input's resolution and, where the pipeline
     can be inverted (resizes, centre crops, packing), mapped back onto the
     original image.
+
+    The inferencer orchestrates mmengine's stages (preprocess, forward,
+    visualize, postprocess) and hands the work to collaborators:
+
+    - :class:`~mmcam.apis.call_settings.CallSettings`: a call's
+      ``target_category`` and ``topk``, checked against the head;
+    - :class:`~mmcam.apis.image_sample.ImageSample`: one image, its own
+      part of the padded batch, mapped back onto the original;
+    - :class:`~mmcam.apis.image_metrics.ImageMetrics`: quality metrics
+      and ``gt_bboxes``;
+    - :class:`~mmcam.visualization.CAMVisualizer` and
+      :class:`~mmcam.visualization.result_files.ResultFiles`: the pictures,
+      their file names and the raw maps beside them.
 
     Args:
         model (str | Path | Config): A config file, a :class:`Config`, or an
@@ -159,9 +141,8 @@ class CAMInferencer(BaseInferencer):
                            f'no limit), got {max_pixels!r}')
         self.max_pixels = max_pixels
         self.metric_cfg = dict(metric_cfg or {})
-        CAMQuality.check_arguments(metrics, self.metric_cfg)
+        ImageMetrics.check_arguments(metrics, self.metric_cfg)
         self.metrics = metrics
-        self._quality: Optional[CAMQuality] = None
         from ..visualization.overlay import colormap_code
         try:
             colormap_code(colormap)
@@ -183,6 +164,8 @@ class CAMInferencer(BaseInferencer):
                 scope='mmpretrain',
                 show_progress=show_progress)
         self.engine = CAMEngine(self.model, self.settings)
+        self.image_metrics = ImageMetrics(self.engine, metrics,
+                                          self.metric_cfg)
         head = getattr(self.model, 'head', None)
         num_classes = getattr(head, 'num_classes', None)
         if classes is not None and num_classes is not None and len(
@@ -191,9 +174,9 @@ class CAMInferencer(BaseInferencer):
                            f'head has {num_classes} classes')
         self.classes, self.classes_source = resolve_class_names(
             num_classes, self.checkpoint_meta, self.cfg, classes)
-        self._num_classes = num_classes
-        self._check_categories_fit_the_head()
-        self._taken_names: set = set()
+        self.call_settings = CallSettings(self.settings, num_classes)
+        self.call_settings.check_fit_the_head()
+        self._result_files = ResultFiles()
 
     # ------------------------------------------------------------------
     # Building
@@ -393,22 +376,27 @@ class CAMInferencer(BaseInferencer):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise CAMError(f'batch_size must be a positive integer, got '
                            f'{batch_size!r}')
-        self._check_categories_fit_the_head(**forward_kwargs)
+        categories = {
+            key: forward_kwargs[key]
+            for key in ('target_category', 'topk') if key in forward_kwargs
+        }
+        self.call_settings.check_fit_the_head(**categories)
         images = collect_images(inputs)
-        self._check_metric_arguments(len(images), **forward_kwargs)
+        self.image_metrics.check_call(
+            self._quality_for(forward_kwargs.get('metrics', UNSET)),
+            len(images), forward_kwargs.get('gt_bboxes'))
         if visualize_kwargs.get('show'):
             from ..visualization import check_can_show
             check_can_show('use show_dir=FOLDER or out_file=FILE to write '
                            'the pictures instead')
         if visualize_kwargs.get('out_file'):
-            pictures = len(images) * self.categories_per_image(
-                **forward_kwargs)
+            pictures = len(images) * self.categories_per_image(**categories)
             if pictures > 1:
                 raise CAMError(
                     f'this run makes {pictures} pictures, which cannot all '
                     f'go to file {visualize_kwargs["out_file"]!r}; give a '
                     'folder instead')
-        self._taken_names = set()
+        self._result_files = ResultFiles()
 
         progress = terminal_progress(
             len(images),
@@ -429,118 +417,16 @@ class CAMInferencer(BaseInferencer):
         finally:
             progress.close()
 
-    @staticmethod
-    def _call_overrides(target_category, topk) -> dict:
-        """Engine arguments for one call. Categories given for a call
-        replace the configured topk, and a topk given for a call replaces
-        the configured categories."""
-        overrides = {}
-        if target_category is not _UNSET:
-            overrides['target_category'] = target_category
-            overrides['topk'] = None
-        if topk is not _UNSET:
-            overrides['topk'] = topk
-            overrides.setdefault('target_category', None)
-        # Validated here, once, with the settings' one-line errors.
-        CAMSettings(**overrides)
-        return overrides
+    def _quality_for(self, metrics=UNSET) -> Optional[CAMQuality]:
+        """The measurer of this call's metrics; None for none."""
+        if metrics is UNSET:
+            return self.image_metrics.configured()
+        return self.image_metrics.for_call(metrics)
 
-    def _quality_for(self, metrics=_UNSET) -> Optional[CAMQuality]:
-        """The measurer of this call's metrics; None for none. The
-        inferencer's own is kept, so its warnings come once per run."""
-        if metrics is _UNSET:
-            if self._quality is None and self.metrics:
-                self._quality = CAMQuality(self.engine, self.metrics,
-                                           **self.metric_cfg)
-            return self._quality
-        if not metrics:
-            return None
-        return CAMQuality(self.engine, metrics, **self.metric_cfg)
-
-    def _check_metric_arguments(self,
-                                num_images: int,
-                                metrics=_UNSET,
-                                gt_bboxes=None,
-                                **_) -> None:
-        """Bad metric names, localisation metrics without boxes and
-        boxes that do not fit the images fail before any work."""
-        quality = self._quality_for(metrics)
-        if gt_bboxes is not None and len(gt_bboxes) != num_images:
-            raise CAMError(f'gt_bboxes has {len(gt_bboxes)} entries for '
-                           f'{num_images} image(s); give one (N, 4) array '
-                           'per image')
-        for i, boxes in enumerate(() if gt_bboxes is None else gt_bboxes):
-            if boxes is not None:
-                boxes_array(boxes, f'gt_bboxes[{i}]')
-        if quality is not None and gt_bboxes is None:
-            quality.names_for(None)  # raises for localisation metrics
-
-    def _measure(self, quality: CAMQuality, samples: List[_Sample],
-                 inputs: torch.Tensor, result, gt_bboxes) -> None:
-        """Each sample's metrics, measured on its own part of the padded
-        batch; samples of one input size share the forward passes."""
-        by_shape: Dict[tuple, List[int]] = {}
-        for i, sample in enumerate(samples):
-            by_shape.setdefault(tuple(sample.packed['inputs'].shape[-2:]),
-                                []).append(i)
-        for (height, width), rows in by_shape.items():
-            regions = None
-            if gt_bboxes is not None:
-                regions = [
-                    self._input_region(samples[i], gt_bboxes) for i in rows
-                ]
-            values = quality(inputs[rows, :, :height, :width],
-                             result.heatmaps[rows, :, :height, :width],
-                             result.categories[rows], regions)
-            for j, i in enumerate(rows):
-                samples[i].prediction['metrics'] = {
-                    name: value[j]
-                    for name, value in values.items()
-                }
-
-    @staticmethod
-    def _input_region(sample: _Sample,
-                      gt_bboxes) -> Optional[GroundTruthRegion]:
-        """A sample's ground-truth boxes, in network-input pixels."""
-        boxes = gt_bboxes[sample.index]
-        if boxes is None:
-            return None
-        boxes = boxes_array(boxes, f'gt_bboxes[{sample.index}]')
-        if not len(boxes):
-            return None
-        if sample.geometry is None:
-            raise CAMError(
-                f'cannot place gt_bboxes on the network input of image '
-                f'{sample.stem!r}: the test pipeline cannot be inverted')
-        return GroundTruthRegion(bboxes=sample.geometry.boxes_to_input(boxes))
-
-    def categories_per_image(self, target_category=_UNSET, topk=_UNSET) -> int:
+    def categories_per_image(self, target_category=UNSET, topk=UNSET) -> int:
         """How many heatmaps each image gets with these overrides."""
-        return self._call_settings(target_category, topk).heatmaps_per_sample
-
-    def _call_settings(self,
-                       target_category=_UNSET,
-                       topk=_UNSET) -> CAMSettings:
-        """The categories and topk of a call with these overrides."""
-        overrides = self._call_overrides(target_category, topk)
-        return CAMSettings(
-            target_category=overrides.get('target_category',
-                                          self.settings.target_category),
-            topk=overrides.get('topk', self.settings.topk))
-
-    def _check_categories_fit_the_head(self,
-                                       target_category=_UNSET,
-                                       topk=_UNSET,
-                                       **_) -> None:
-        """Class ids or a topk the head does not have fail once, before
-        any image is loaded, not once per image."""
-        if self._num_classes is None:
-            return  # the first batch tells
-        settings = self._call_settings(target_category, topk)
-        categories = settings.target_category
-        check_categories(self._num_classes,
-                         categories if isinstance(categories, list) else None,
-                         settings.topk)
+        return self.call_settings.resolved(target_category,
+                                           topk).heatmaps_per_sample
 
     @staticmethod
     def _results_of(image: np.ndarray, path: Optional[str]) -> dict:
@@ -553,16 +439,16 @@ class CAMInferencer(BaseInferencer):
     def preprocess(self,
                    inputs: List[InputType],
                    batch_size: int = 1,
-                   on_bad_image: str = 'raise') -> Iterator[List[_Sample]]:
+                   on_bad_image: str = 'raise') -> Iterator[List[ImageSample]]:
         """Load each image and run the test pipeline; yields batches of
-        :class:`_Sample`."""
+        :class:`ImageSample`."""
         if on_bad_image not in ('raise', 'report'):
             raise CAMError(f"on_bad_image must be 'raise' or 'report', got "
                            f'{on_bad_image!r}')
 
-        def load(indexed) -> _Sample:
+        def load(indexed) -> ImageSample:
             index, source = indexed
-            sample = _Sample(index, source)
+            sample = ImageSample(index, source)
             try:
                 sample.image = read_image(source, self.max_pixels)
                 try:
@@ -577,7 +463,7 @@ class CAMInferencer(BaseInferencer):
             except Exception as error:  # noqa: BLE001  (one image only)
                 if on_bad_image == 'raise':
                     raise
-                sample.error = _sample_error(sample, 'could not load', error)
+                sample.error = sample_error(sample, 'could not load', error)
                 sample.image = sample.packed = None
             return sample
 
@@ -585,12 +471,12 @@ class CAMInferencer(BaseInferencer):
             map(load, enumerate(inputs)), batch_size)
 
     def forward(self,
-                batch: List[_Sample],
-                target_category: TargetCategory = _UNSET,
-                topk: Optional[int] = _UNSET,
-                metrics: MetricsArg = _UNSET,
+                batch: List[ImageSample],
+                target_category: TargetCategory = UNSET,
+                topk: Optional[int] = UNSET,
+                metrics: MetricsArg = UNSET,
                 gt_bboxes=None,
-                on_bad_image: str = 'raise') -> List[_Sample]:
+                on_bad_image: str = 'raise') -> List[ImageSample]:
         """One :class:`~mmcam.cam.CAMEngine` call for the batch's good
         images; fills each sample's ``prediction``. With ``on_bad_image=
         'report'``, a batch that fails is retried image by image, and an
@@ -598,7 +484,7 @@ class CAMInferencer(BaseInferencer):
         good = [s for s in batch if s.error is None]
         if not good:
             return batch
-        overrides = self._call_overrides(target_category, topk)
+        overrides = self.call_settings.engine_arguments(target_category, topk)
         measure = dict(quality=self._quality_for(metrics), gt_bboxes=gt_bboxes)
         try:
             self._explain(good, overrides, **measure)
@@ -609,12 +495,12 @@ class CAMInferencer(BaseInferencer):
                 try:
                     self._explain([sample], overrides, **measure)
                 except Exception as error:  # noqa: BLE001  (one image)
-                    sample.error = _sample_error(sample, 'no heatmap for',
-                                                 error)
+                    sample.error = sample_error(sample, 'no heatmap for',
+                                                error)
         return batch
 
     def _explain(self,
-                 samples: List[_Sample],
+                 samples: List[ImageSample],
                  overrides: dict,
                  quality: Optional[CAMQuality] = None,
                  gt_bboxes=None) -> None:
@@ -632,61 +518,23 @@ class CAMInferencer(BaseInferencer):
                 **overrides)
         except NotANumberError as error:
             broken = samples[error.rows[0]]
-            name = broken.path or f'array {broken.index}'
-            raise NotANumberError(f'no heatmap for image {name!r}: {error}',
-                                  error.rows) from None
-        for i, sample in enumerate(samples):
-            # Images of different sizes were padded at the bottom-right
-            # into one batch; keep each image's own part.
-            height, width = sample.packed['inputs'].shape[-2:]
-            input_heatmaps = np.ascontiguousarray(
-                result.heatmaps[i, :, :height, :width])
-            categories = [int(c) for c in result.categories[i]]
-            pred_scores = result.pred_scores[i]
-            pred_label = int(np.argmax(pred_scores))
-            sample.prediction = dict(
-                input_heatmaps=input_heatmaps,
-                heatmaps=(sample.geometry.to_image(input_heatmaps)
-                          if sample.geometry is not None else None),
-                input_region=(sample.geometry.input_region
-                              if sample.geometry is not None else None),
-                categories=categories,
-                scores=np.asarray(result.scores[i], np.float32),
-                class_names=[self.class_name(c) for c in categories],
-                pred_label=pred_label,
-                pred_score=float(pred_scores[pred_label]),
-                pred_class=self.class_name(pred_label),
-                pred_scores=np.asarray(pred_scores, np.float32),
-                method=result.method,
-                target_layers=list(result.target_layers),
-                note=self.pipeline.note)
+            raise NotANumberError(
+                f'no heatmap for image {broken.name!r}: {error}',
+                error.rows) from None
+        for row, sample in enumerate(samples):
+            sample.take_result(result, row, self.class_name,
+                               self.pipeline.note)
         if quality is not None:
-            try:
-                self._measure(quality, samples, data['inputs'], result,
-                              gt_bboxes)
-            except CAMError:
-                raise
-            except Exception as error:  # noqa: BLE001
-                # The heatmaps are there; say what failed.
-                names = ', '.join(
-                    repr(s.path or f'array {s.index}') for s in samples)
-                raise CAMError(
-                    f'could not measure the heatmaps of image {names}: '
-                    f'{type(error).__name__}: {one_line(error)}') from None
-
-    def _picture_name(self, sample: _Sample, category: int) -> str:
-        name = f'{sample.stem}_{self.engine.method.name.lower()}_{category}'
-        # Two images with one stem (a glob over folders) keep both pictures.
-        unique, n = name, 1
-        while unique in self._taken_names:
-            n += 1
-            unique = f'{name}_{n}'
-        self._taken_names.add(unique)
-        return unique
+            measured = self.image_metrics.measure(quality, samples,
+                                                  data['inputs'],
+                                                  result.heatmaps,
+                                                  result.categories, gt_bboxes)
+            for sample, metrics in zip(samples, measured):
+                sample.prediction['metrics'] = metrics
 
     def visualize(self,
                   inputs: list,
-                  preds: List[_Sample],
+                  preds: List[ImageSample],
                   show: bool = False,
                   wait_time: float = 0,
                   show_dir: Optional[str] = None,
@@ -721,28 +569,19 @@ class CAMInferencer(BaseInferencer):
                 except Exception as error:  # noqa: BLE001
                     if on_bad_image == 'raise':
                         raise
-                    sample.error = _sample_error(sample,
-                                                 'could not draw or write',
-                                                 error)
+                    sample.error = sample_error(sample,
+                                                'could not draw or write',
+                                                error)
             drawn.append(dict(pictures=[], out_files=[]))
         return drawn
 
-    def _draw_sample(self, sample: _Sample, show: bool, wait_time: float,
+    def _draw_sample(self, sample: ImageSample, show: bool, wait_time: float,
                      show_dir: Optional[str], out_file: Optional[str],
                      save_raw: bool) -> dict:
         """The pictures of one sample, drawn, written and shown."""
-        from ..visualization import (save_picture, save_raw_heatmap,
-                                     score_caption, show_picture)
+        from ..visualization import score_caption, show_picture
         prediction = sample.prediction
-        if prediction['heatmaps'] is not None:
-            canvas = sample.image[..., ::-1]
-            heatmaps = prediction['heatmaps']
-            outside = ~sample.geometry.region_mask()
-        else:
-            canvas = sample.packed['inputs'].numpy().transpose(1, 2,
-                                                               0)[..., ::-1]
-            heatmaps = prediction['input_heatmaps']
-            outside = None
+        canvas, heatmaps, outside = sample.drawing_ground()
         pictures, files = [], []
         for heatmap, category, score, name in zip(heatmaps,
                                                   prediction['categories'],
@@ -755,21 +594,13 @@ class CAMInferencer(BaseInferencer):
             label = score_caption(name, score)
             picture = self.cam_visualizer.draw_cam(
                 np.ascontiguousarray(canvas), shown, [label])
-            if out_file:
-                target = str(out_file)
-            elif show_dir:
-                target = osp.join(
-                    str(show_dir),
-                    self._picture_name(sample, category) + '.png')
-            else:
-                target = None
+            target = self._result_files.picture_file(show_dir, out_file,
+                                                     sample.stem,
+                                                     self.engine.method.name,
+                                                     category)
             if target is not None:
-                save_picture(picture, target)
-                files.append(target)
-                if save_raw:
-                    raw_file = osp.splitext(target)[0] + '.npy'
-                    save_raw_heatmap(heatmap, raw_file)
-                    files.append(raw_file)
+                files += self._result_files.write(
+                    picture, target, heatmap if save_raw else None)
             if show:
                 show_picture(picture, f'{sample.stem} {label}',
                              self.cam_visualizer, wait_time)
@@ -777,7 +608,7 @@ class CAMInferencer(BaseInferencer):
         return dict(pictures=pictures, out_files=files)
 
     def postprocess(self,
-                    preds: List[_Sample],
+                    preds: List[ImageSample],
                     visualization: Optional[List[dict]],
                     return_datasample: bool = False) -> List[dict]:
         """Plain result dicts (see :meth:`__call__`)."""

@@ -14,7 +14,7 @@ import numpy as np
 from mmcam.cam import CAMEngine
 from mmcam.engine.loop_samples import network_inputs
 from mmcam.evaluation import (LOCALISATION_METRICS, CAMMetric, CAMQuality,
-                              GroundTruthRegion)
+                              GroundTruthRegion, values_per_image)
 
 #: ``(row in the batch, dataset index)`` of an explained sample.
 Sample = Tuple[int, int]
@@ -123,6 +123,7 @@ class LoopMetrics:
             GroundTruthRegion.of_data_sample(data_sample)
             for data_sample in data_samples
         ]
-        values = self.quality(inputs, heatmaps, categories, regions)
-        for j, ((_, sample_idx), _) in enumerate(group):
-            self.metric.add(sample_idx, {n: v[j] for n, v in values.items()})
+        values = values_per_image(
+            self.quality(inputs, heatmaps, categories, regions))
+        for ((_, sample_idx), _), sample_values in zip(group, values):
+            self.metric.add(sample_idx, sample_values)

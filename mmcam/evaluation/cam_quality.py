@@ -87,6 +87,19 @@ _COMPARISON_OPTIONS = ('deletion_substrate', 'insertion_substrate',
                        'random_baseline')
 
 
+def values_per_image(
+        values: Dict[str, np.ndarray]) -> List[Dict[str, np.ndarray]]:
+    """A batch's metrics (name -> ``(B, K)``, as :class:`CAMQuality`
+    returns them) handed out image by image: one dict of name -> ``(K,)``
+    per image, for whoever keeps each image's metrics apart (the
+    inferencer's results, a loop's ``CAMMetric``)."""
+    count = len(next(iter(values.values()))) if values else 0
+    return [{
+        name: value[row]
+        for name, value in values.items()
+    } for row in range(count)]
+
+
 def _check_comparison_option(key: str, value) -> None:
     """One-line error for a bad comparison option; others pass."""
     if key.endswith('_substrate') and value not in SUBSTRATES:

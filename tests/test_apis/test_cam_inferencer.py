@@ -382,8 +382,8 @@ def test_a_failing_image_in_a_batch_spares_the_others(resnet_inferencer,
                 raise MemoryError('out of memory')
             return self.real(inputs, **kwargs)
 
-    import mmcam.visualization as visualization
-    real_save = visualization.save_picture
+    from mmcam.visualization import result_files
+    real_save = result_files.save_picture
 
     def save_unless_gray(picture, path):
         if 'gray' in str(path):
@@ -392,7 +392,7 @@ def test_a_failing_image_in_a_batch_spares_the_others(resnet_inferencer,
 
     monkeypatch.setattr(resnet_inferencer, 'engine',
                         FailsOnConstantImages(engine))
-    monkeypatch.setattr(visualization, 'save_picture', save_unless_gray)
+    monkeypatch.setattr(result_files, 'save_picture', save_unless_gray)
     black = np.zeros((64, 64, 3), np.uint8)
     images = [
         str(test_images['color']), black,

@@ -206,3 +206,17 @@ def test_a_failing_measurement_is_not_called_a_missing_heatmap(
     result = measuring(image, on_bad_image='report')[0]
     assert result['error'] == (f'could not measure the heatmaps of image '
                                f"'{image}': RuntimeError: out of memory")
+
+
+def test_metrics_of_a_call_that_writes_one_file(measuring, test_images,
+                                                tmp_path):
+    """out_file counts the call's pictures from its categories; the
+    call's metrics are no part of that count."""
+    out_file = tmp_path / 'one.png'
+    result = measuring(
+        str(test_images['color']),
+        out_file=str(out_file),
+        target_category=1,
+        metrics=['avg_drop'])[0]
+    assert result['out_files'] == [str(out_file)] and out_file.is_file()
+    assert list(result['metrics']) == ['avg_drop']

@@ -9,7 +9,7 @@ from known_models import REGION, SIZE, LinearModel, RegionModel, sigmoid
 from mmcam.cam import CAMError
 from mmcam.evaluation import (CAMQuality, GroundTruthRegion, PixelSpace,
                               gaussian_blur, pixel_ranks, step_pixel_counts,
-                              substrate_images)
+                              substrate_images, values_per_image)
 
 
 @pytest.fixture(scope='module')
@@ -467,3 +467,20 @@ def test_malformed_boxes_are_cam_errors():
         with pytest.raises(CAMError, match=message):
             GroundTruthRegion(bboxes=np.asarray(boxes, dtype=object)).mask_for(
                 0, (8, 8))
+
+
+def test_values_per_image_hands_out_each_image_s_row(region_maps):
+    image, maps = region_maps
+    images = torch.cat([image, image.flip(-1)])
+    heatmaps = torch.cat([maps, maps.flip(-1)])
+    categories = np.zeros((2, 3), int)
+    quality = CAMQuality(RegionModel(), ['avg_drop', 'deletion_auc'], steps=4)
+    together = quality(images, heatmaps, categories)
+    rows = values_per_image(together)
+    assert len(rows) == 2
+    for row, values in enumerate(rows):
+        assert list(values) == list(together)
+        for name, value in values.items():
+            assert value.shape == (3, )
+            np.testing.assert_array_equal(value, together[name][row])
+    assert values_per_image({}) == []
