@@ -216,19 +216,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_key_values(pairs, flag: str) -> dict:
-    """``KEY=VALUE`` strings as mmengine's ``DictAction`` reads them."""
-    from mmengine.config import DictAction
-
-    from mmcam.cam import CAMError
-    for pair in pairs:
-        if '=' not in pair or pair.startswith('='):
-            raise CAMError(f'bad {flag} {pair!r}: expected KEY=VALUE')
-    namespace = argparse.Namespace()
-    DictAction([flag], 'options')(None, namespace, pairs)
-    return dict(namespace.options)
-
-
 def print_layers(inferencer, image) -> None:
     # An unreadable image raises here: shapes for another size would be
     # the wrong answer.
@@ -311,13 +298,19 @@ def attention_arguments(args) -> dict:
 def metric_arguments(args) -> dict:
     """The inferencer's metric arguments; ``--metrics`` alone asks for
     every metric, with names for those."""
+    from mmcam.cam import CAMError
     if args.metrics is None:
         if args.metric_options:
-            from mmcam.cam import CAMError
             raise CAMError('--metric-options needs --metrics')
         return {}
-    options = parse_key_values(args.metric_options, '--metric-options') \
-        if args.metric_options else {}
+    from mmcam.utils.command_line import read_key_value
+    options = {}
+    for item in args.metric_options or ():
+        try:
+            key, value = read_key_value(item, '--metric-options')
+        except ValueError as error:
+            raise CAMError(str(error)) from None
+        options[key] = value
     return dict(
         metrics=args.metrics or True,
         metric_cfg=dict(steps=args.metric_steps, **options))

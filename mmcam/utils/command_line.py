@@ -54,6 +54,33 @@ def literal_with_dicts(text: str):
     return convert(ast.parse(text.strip(), mode='eval').body)
 
 
+def read_key_value(item: str, flag: str) -> tuple:
+    """One ``KEY=VALUE`` item as mmengine's ``DictAction`` reads it, with a
+    value holding ``dict(...)`` read by :func:`literal_with_dicts`.
+
+    Args:
+        item (str): The item as given on the command line.
+        flag (str): The option it came with, for the message.
+
+    Returns:
+        tuple: ``(key, value)``.
+
+    Raises:
+        ValueError: naming the item when it is not ``KEY=VALUE`` or its
+            value cannot be read.
+    """
+    from mmengine.config import DictAction
+
+    key, equals, value = item.partition('=')
+    if not equals or not key:
+        raise ValueError(f'bad {flag} {item!r}: expected KEY=VALUE')
+    try:
+        return key, (literal_with_dicts(value) if 'dict(' in value else
+                     DictAction._parse_iterable(value))
+    except (AssertionError, RecursionError, ValueError, SyntaxError):
+        raise ValueError(f'bad {flag} {item!r}: cannot read the value')
+
+
 class CfgOptionsAction(argparse.Action):
     """``--cfg-options KEY=VALUE ...`` read as mmengine's ``DictAction``
     reads them, with values holding ``dict(...)`` read as dicts
@@ -61,23 +88,18 @@ class CfgOptionsAction(argparse.Action):
     and a malformed item reported as an argument error (exit code 2)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from mmengine.config import DictAction
-
         # A second --cfg-options adds to the first, as with DictAction.
         options = dict(getattr(namespace, self.dest, None) or {})
         for item in values:
-            key, equals, value = item.partition('=')
-            if not equals or not key:
-                parser.error(f'bad {option_string} {item!r}: expected '
-                             'KEY=VALUE')
             try:
-                options[key] = literal_with_dicts(value) \
-                    if 'dict(' in value else DictAction._parse_iterable(value)
-            except (AssertionError, RecursionError, ValueError, SyntaxError):
-                parser.error(f'bad {option_string} {item!r}: cannot read '
-                             'the value; write one KEY=VALUE per setting, '
-                             'e.g. custom_hooks.0.method=LayerCAM, or a '
-                             "list of dicts as \"[dict(type='A'), ...]\"")
+                key, value = read_key_value(item, option_string)
+            except ValueError as error:
+                hint = '' if str(error).endswith('KEY=VALUE') else (
+                    '; write one KEY=VALUE per setting, e.g. '
+                    'custom_hooks.0.method=LayerCAM, or a list of dicts as '
+                    "\"[dict(type='A'), ...]\"")
+                parser.error(f'{error}{hint}')
+            options[key] = value
         setattr(namespace, self.dest, options)
 
 
